@@ -32,8 +32,9 @@ pub use misc::{
     UseCandidate,
 };
 pub use text::{
-    AddressErrorCode, AlternateDomain, ErrorCode, Nonce, Realm, Software, UnknownAttributes,
-    UnknownAttributesIter, Username,
+    AddressErrorCode, AlternateDomain, ErrorCode, MAX_ALTERNATE_DOMAIN, MAX_DECODED_TEXT,
+    MAX_ENCODED_TEXT, MAX_ENCODED_USERNAME, MAX_TEXT_CHARS, NONCE_COOKIE_PREFIX, Nonce, Realm,
+    SecurityFeatures, Software, UnknownAttributes, UnknownAttributesIter, Username, reason_phrase,
 };
 
 use core::fmt;
