@@ -11,7 +11,10 @@
 //! - RFC 8489 §14.5-14.7: verification of both integrity attributes (with the
 //!   header length adjusted to end at the attribute) and of FINGERPRINT.
 //! - RFC 3489 §11.2.8: legacy MESSAGE-INTEGRITY, computed over the message
-//!   up to the attribute, zero-padded to a multiple of 64 bytes.
+//!   up to the attribute, zero-padded to a multiple of 64 bytes. FINGERPRINT
+//!   and MESSAGE-INTEGRITY-SHA256 do not exist in RFC 3489: in a message
+//!   without the cookie they are ordinary attributes, as the writer treats
+//!   them.
 //!
 //! After [`Message::parse`] succeeds every accessor is total: the offsets it
 //! keeps were all checked, and reads go through bounds-checked `get`.
@@ -86,6 +89,9 @@ impl<'a> Message<'a> {
             fingerprint: 0,
             body_end: buf.len() as u32,
         };
+        // FINGERPRINT and MESSAGE-INTEGRITY-SHA256 do not exist in RFC 3489:
+        // in a message without the cookie they are ordinary attributes.
+        let rfc3489 = header.get(4..8) != Some(&crate::header::MAGIC_COOKIE_BYTES[..]);
         let mut checks_started = false;
         let mut offset = HEADER_LEN;
         while offset < buf.len() {
@@ -111,7 +117,7 @@ impl<'a> Message<'a> {
                 length: vlen,
             };
             match attr_type {
-                AttributeType::FINGERPRINT => {
+                AttributeType::FINGERPRINT if !rfc3489 => {
                     if vlen != 4 {
                         return Err(bad_len);
                     }
@@ -130,7 +136,9 @@ impl<'a> Message<'a> {
                     checks_started = true;
                 }
                 AttributeType::MESSAGE_INTEGRITY_SHA256
-                    if !checks_started || (msg.integrity != 0 && msg.integrity_sha256 == 0) =>
+                    if !rfc3489
+                        && (!checks_started
+                            || (msg.integrity != 0 && msg.integrity_sha256 == 0)) =>
                 {
                     if !crate::attr::valid_sha256_len(usize::from(vlen)) {
                         return Err(bad_len);

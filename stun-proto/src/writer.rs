@@ -42,7 +42,12 @@ pub struct MessageWriter<'b> {
 
 impl<'b> MessageWriter<'b> {
     /// Clears `buf` and writes a header with no attributes.
+    ///
+    /// An [`TransactionId::Rfc3489`] id that begins with the magic cookie is
+    /// on the wire an RFC 5389 message (a receiver cannot tell otherwise), so
+    /// it is framed as one.
     pub fn new(buf: &'b mut Vec<u8>, msg_type: MessageType, id: TransactionId) -> Self {
+        let id = TransactionId::from_header_tail(&id.header_tail());
         buf.clear();
         buf.extend_from_slice(&msg_type.to_u16().to_be_bytes());
         buf.extend_from_slice(&[0, 0]);
@@ -82,15 +87,19 @@ impl<'b> MessageWriter<'b> {
     /// Adds an attribute from raw bytes. Any type is accepted, including the
     /// integrity and fingerprint types (their value is copied, not
     /// computed); the ordering rules of RFC 8489 §9 and §14.7 still apply.
+    /// In an RFC 3489 message FINGERPRINT and MESSAGE-INTEGRITY-SHA256 are
+    /// ordinary attributes, as the parser reads them.
     pub fn add_raw(
         &mut self,
         attribute: AttributeType,
         value: &[u8],
     ) -> Result<&mut Self, BuildError> {
         let next = match attribute {
-            AttributeType::FINGERPRINT => self.check_fingerprint()?,
+            AttributeType::FINGERPRINT if !self.rfc3489 => self.check_fingerprint()?,
             AttributeType::MESSAGE_INTEGRITY => self.check_integrity(attribute)?,
-            AttributeType::MESSAGE_INTEGRITY_SHA256 => self.check_integrity_sha256()?,
+            AttributeType::MESSAGE_INTEGRITY_SHA256 if !self.rfc3489 => {
+                self.check_integrity_sha256()?
+            }
             _ => {
                 self.check_body(attribute)?;
                 Stage::Body

@@ -171,10 +171,26 @@ impl<'a> Attribute<'a> for PasswordAlgorithm<'a> {
 }
 
 /// PASSWORD-ALGORITHMS (RFC 8489 §14.11): the algorithms a server offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 pub struct PasswordAlgorithms<'a>(Repr<'a>);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Equal when the entries are, whether built or decoded (padding and
+/// representation do not count).
+impl PartialEq for PasswordAlgorithms<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for PasswordAlgorithms<'_> {}
+
+impl core::hash::Hash for PasswordAlgorithms<'_> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.iter().for_each(|e| e.hash(state));
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
 enum Repr<'a> {
     Wire(&'a [u8]),
     List(&'a [PasswordAlgorithm<'a>]),

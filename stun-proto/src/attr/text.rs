@@ -462,10 +462,26 @@ impl<'a> Attribute<'a> for AddressErrorCode<'a> {
 
 /// UNKNOWN-ATTRIBUTES (RFC 8489 §14.13): the comprehension-required types a
 /// server did not understand, in a 420 answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 pub struct UnknownAttributes<'a>(Repr<'a>);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Equal when the entries are, whether built or decoded (padding and
+/// representation do not count).
+impl PartialEq for UnknownAttributes<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for UnknownAttributes<'_> {}
+
+impl core::hash::Hash for UnknownAttributes<'_> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.iter().for_each(|e| e.hash(state));
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
 enum Repr<'a> {
     Wire(&'a [u8]),
     List(&'a [AttributeType]),
