@@ -12,20 +12,20 @@
 //!   code points and the empty string.
 //!
 //! An [`IntegrityKey`] holds the HMAC-SHA1 and HMAC-SHA256 states after the
-//! key block is absorbed, so verifying or signing a message costs only the
-//! message's own compression rounds. Prepare it once per peer (or per
-//! user/realm) and reuse it: it is `Clone` and allocation-free to use.
+//! key pads are absorbed (RFC 2104 §4), so verifying or signing a message
+//! costs only the message's own compression rounds. Prepare it once per peer
+//! (or per user/realm) and reuse it: it is a 104-byte `Copy` value and using
+//! it allocates nothing.
 
 use std::borrow::Cow;
 
-use hmac::{Hmac, KeyInit};
 use md5::Md5;
 use precis_core::profile::PrecisFastInvocation;
 use precis_profiles::OpaqueString;
-use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use crate::error::CredentialError;
+use crate::prepared_hmac::{Prepared, Sha1Hash, Sha256Hash};
 
 /// Applies the RFC 8265 OpaqueString profile (enforcement rules); `None`
 /// if the string is not allowed.
@@ -76,11 +76,11 @@ pub enum IntegrityAlgorithm {
 }
 
 /// A prepared message-integrity key: HMAC-SHA1 and HMAC-SHA256 with the key
-/// block already absorbed.
-#[derive(Clone)]
+/// blocks already absorbed (RFC 2104 §4), 104 bytes, `Copy`.
+#[derive(Clone, Copy)]
 pub struct IntegrityKey {
-    pub(crate) sha1: Hmac<Sha1>,
-    pub(crate) sha256: Hmac<Sha256>,
+    pub(crate) sha1: Prepared<Sha1Hash>,
+    pub(crate) sha256: Prepared<Sha256Hash>,
 }
 
 impl core::fmt::Debug for IntegrityKey {
@@ -89,29 +89,13 @@ impl core::fmt::Debug for IntegrityKey {
     }
 }
 
-/// HMAC keys longer than a block are hashed first, shorter ones are
-/// zero-padded (RFC 2104 §2); doing it here makes keying infallible.
-fn block_key<D: Digest>(key: &[u8]) -> [u8; 64] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        let digest = D::digest(key);
-        block
-            .iter_mut()
-            .zip(digest.iter())
-            .for_each(|(b, d)| *b = *d);
-    } else {
-        block.iter_mut().zip(key).for_each(|(b, k)| *b = *k);
-    }
-    block
-}
-
 impl IntegrityKey {
     /// A key from its raw bytes, as already derived (for example a stored
     /// long-term `H(A1)` value).
     pub fn from_bytes(key: &[u8]) -> IntegrityKey {
         IntegrityKey {
-            sha1: Hmac::<Sha1>::new(&block_key::<Sha1>(key).into()),
-            sha256: Hmac::<Sha256>::new(&block_key::<Sha256>(key).into()),
+            sha1: Prepared::new(key),
+            sha256: Prepared::new(key),
         }
     }
 
@@ -208,22 +192,5 @@ mod tests {
             IntegrityKey::short_term("").unwrap_err(),
             CredentialError::Password
         );
-    }
-
-    #[test]
-    fn long_keys_are_hashed_like_rfc2104() {
-        use hmac::Mac;
-        let long = [7u8; 100];
-        let ours = IntegrityKey::from_bytes(&long)
-            .sha1
-            .chain_update(b"x")
-            .finalize()
-            .into_bytes();
-        let reference = <Hmac<Sha1> as KeyInit>::new_from_slice(&long)
-            .unwrap()
-            .chain_update(b"x")
-            .finalize()
-            .into_bytes();
-        assert_eq!(ours, reference);
     }
 }

@@ -56,6 +56,7 @@ pub mod error;
 mod framing;
 mod header;
 mod message;
+mod prepared_hmac;
 mod writer;
 
 pub use attr::{Attribute, AttributeType, RawAttribute};

@@ -19,22 +19,25 @@
 //! After [`Message::parse`] succeeds every accessor is total: the offsets it
 //! keeps were all checked, and reads go through bounds-checked `get`.
 
-use hmac::Mac;
-use subtle::ConstantTimeEq;
-
 use crate::attr::{Attribute, AttributeType, Context, RawAttribute};
 use crate::auth::{IntegrityAlgorithm, IntegrityKey};
 use crate::error::{AttributeError, FingerprintError, IntegrityError, ParseError};
 use crate::header::{Class, HEADER_LEN, MessageType, Method, TransactionId};
+use crate::prepared_hmac::ct_eq;
 
 /// XORed into the CRC-32 of a FINGERPRINT (RFC 8489 §14.7).
 pub const FINGERPRINT_XOR: u32 = 0x5354_554E;
+
+/// How many body attributes [`Message::parse`] indexes for lookups; a
+/// message with more is searched by walking the rest.
+const INDEX_LEN: usize = 12;
 
 /// A parsed STUN message borrowing its buffer.
 #[derive(Clone, Copy, Debug)]
 pub struct Message<'a> {
     buf: &'a [u8],
     msg_type: MessageType,
+    rfc3489: bool,
     /// Offsets of the processed MESSAGE-INTEGRITY, MESSAGE-INTEGRITY-SHA256
     /// and FINGERPRINT attribute headers (0: absent; no attribute starts
     /// inside the header).
@@ -44,6 +47,10 @@ pub struct Message<'a> {
     /// Where the attributes a receiver processes end (RFC 8489 §9): the
     /// first integrity attribute, or FINGERPRINT, or the end.
     body_end: u32,
+    /// Types and offsets (divided by 4) of the first body attributes, so
+    /// that a lookup does not walk the message again.
+    index: [(u16, u16); INDEX_LEN],
+    indexed: u8,
 }
 
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
@@ -81,22 +88,26 @@ impl<'a> Message<'a> {
             });
         }
 
+        // FINGERPRINT and MESSAGE-INTEGRITY-SHA256 do not exist in RFC 3489:
+        // in a message without the cookie they are ordinary attributes.
+        let rfc3489 =
+            [header[4], header[5], header[6], header[7]] != crate::header::MAGIC_COOKIE_BYTES;
         let mut msg = Message {
             buf,
             msg_type,
+            rfc3489,
             integrity: 0,
             integrity_sha256: 0,
             fingerprint: 0,
             body_end: buf.len() as u32,
+            index: [(0, 0); INDEX_LEN],
+            indexed: 0,
         };
-        // FINGERPRINT and MESSAGE-INTEGRITY-SHA256 do not exist in RFC 3489:
-        // in a message without the cookie they are ordinary attributes.
-        let rfc3489 = header.get(4..8) != Some(&crate::header::MAGIC_COOKIE_BYTES[..]);
         let mut checks_started = false;
         let mut offset = HEADER_LEN;
-        while offset < buf.len() {
-            let attr_type = AttributeType(be16(buf, offset));
-            let vlen = be16(buf, offset + 2);
+        while let Some(&[t0, t1, l0, l1]) = buf.get(offset..).and_then(|b| b.first_chunk::<4>()) {
+            let attr_type = AttributeType(u16::from_be_bytes([t0, t1]));
+            let vlen = u16::from_be_bytes([l0, l1]);
             let next = offset + 4 + pad4(usize::from(vlen));
             if next > buf.len() {
                 return Err(ParseError::AttributeOverrun {
@@ -105,21 +116,21 @@ impl<'a> Message<'a> {
                     length: vlen,
                 });
             }
-            if msg.fingerprint != 0 {
-                return Err(ParseError::AttributeAfterFingerprint {
-                    offset,
-                    attribute: attr_type,
-                });
-            }
-            let bad_len = ParseError::BadCheckLength {
+            let bad_len = || ParseError::BadCheckLength {
                 offset,
                 attribute: attr_type,
                 length: vlen,
             };
             match attr_type {
                 AttributeType::FINGERPRINT if !rfc3489 => {
+                    if msg.fingerprint != 0 {
+                        return Err(ParseError::AttributeAfterFingerprint {
+                            offset,
+                            attribute: attr_type,
+                        });
+                    }
                     if vlen != 4 {
-                        return Err(bad_len);
+                        return Err(bad_len());
                     }
                     msg.fingerprint = offset as u32;
                     if !checks_started {
@@ -129,7 +140,7 @@ impl<'a> Message<'a> {
                 }
                 AttributeType::MESSAGE_INTEGRITY if !checks_started => {
                     if vlen != 20 {
-                        return Err(bad_len);
+                        return Err(bad_len());
                     }
                     msg.integrity = offset as u32;
                     msg.body_end = offset as u32;
@@ -141,7 +152,7 @@ impl<'a> Message<'a> {
                             || (msg.integrity != 0 && msg.integrity_sha256 == 0)) =>
                 {
                     if !crate::attr::valid_sha256_len(usize::from(vlen)) {
-                        return Err(bad_len);
+                        return Err(bad_len());
                     }
                     msg.integrity_sha256 = offset as u32;
                     if !checks_started {
@@ -149,9 +160,24 @@ impl<'a> Message<'a> {
                         checks_started = true;
                     }
                 }
+                _ if !checks_started => {
+                    if let Some(slot) = msg.index.get_mut(usize::from(msg.indexed)) {
+                        *slot = (attr_type.0, (offset / 4) as u16);
+                        msg.indexed += 1;
+                    }
+                }
                 _ => {}
             }
             offset = next;
+        }
+        // FINGERPRINT must be last (RFC 8489 §14.7).
+        let fp = msg.fingerprint as usize;
+        if fp != 0 && fp + 8 != buf.len() {
+            let offset = fp + 8;
+            return Err(ParseError::AttributeAfterFingerprint {
+                offset,
+                attribute: AttributeType(be16(buf, offset)),
+            });
         }
         Ok(msg)
     }
@@ -191,7 +217,7 @@ impl<'a> Message<'a> {
 
     /// Whether the message has no magic cookie (RFC 3489).
     pub fn is_rfc3489(&self) -> bool {
-        self.buf.get(4..8) != Some(&crate::header::MAGIC_COOKIE_BYTES[..])
+        self.rfc3489
     }
 
     /// What typed attributes need to decode (the XOR key).
@@ -225,7 +251,44 @@ impl<'a> Message<'a> {
 
     /// The first processed attribute of this type, raw.
     pub fn get_raw(&self, attr_type: AttributeType) -> Option<RawAttribute<'a>> {
-        self.attributes().find(|a| a.attr_type == attr_type)
+        let check = match attr_type {
+            AttributeType::MESSAGE_INTEGRITY => self.integrity,
+            AttributeType::MESSAGE_INTEGRITY_SHA256 => self.integrity_sha256,
+            AttributeType::FINGERPRINT if !self.rfc3489 => self.fingerprint,
+            _ => 0,
+        } as usize;
+        if check != 0 {
+            return self.raw_at(check);
+        }
+        let indexed = usize::from(self.indexed);
+        let index = self.index.get(..indexed).unwrap_or_default();
+        if let Some(&(_, o)) = index.iter().find(|(t, _)| *t == attr_type.0) {
+            return self.raw_at(usize::from(o) * 4);
+        }
+        if indexed < INDEX_LEN {
+            return None;
+        }
+        // More body attributes than the index holds: walk the rest.
+        let last = usize::from(self.index.last().map_or(0, |e| e.1)) * 4;
+        let mut offset = last + 4 + pad4(usize::from(be16(self.buf, last + 2)));
+        while offset < self.body_end as usize {
+            if be16(self.buf, offset) == attr_type.0 {
+                return self.raw_at(offset);
+            }
+            offset += 4 + pad4(usize::from(be16(self.buf, offset + 2)));
+        }
+        None
+    }
+
+    /// The attribute whose header is at `offset` (a checked offset).
+    fn raw_at(&self, offset: usize) -> Option<RawAttribute<'a>> {
+        let len = usize::from(be16(self.buf, offset + 2));
+        let value = self.buf.get(offset + 4..offset + 4 + len)?;
+        Some(RawAttribute {
+            attr_type: AttributeType(be16(self.buf, offset)),
+            value,
+            offset,
+        })
     }
 
     /// Decodes the first processed attribute of type `A::TYPE`; `Ok(None)`
@@ -319,12 +382,14 @@ impl<'a> Message<'a> {
             return Err(IntegrityError::Missing);
         }
         let expected = self.buf.get(at + 4..at + 24).unwrap_or_default();
-        let mac = if self.is_rfc3489() {
-            legacy_hmac(&key.sha1, self.buf, at)
+        let rest = self.buf.get(4..at).unwrap_or_default();
+        let mac = if self.rfc3489 {
+            key.sha1.mac(legacy_first(self.buf), rest, legacy_zeros(at))
         } else {
-            adjusted_hmac(key.sha1.clone(), self.buf, at, 20)
+            key.sha1.mac(adjusted_first(self.buf, at, 20), rest, 0)
         };
-        if bool::from(mac.as_slice().ct_eq(expected)) {
+        let ok = ct_eq(&mac, expected);
+        if ok {
             Ok(())
         } else {
             Err(IntegrityError::Mismatch {
@@ -345,10 +410,9 @@ impl<'a> Message<'a> {
         }
         let len = usize::from(be16(self.buf, at + 2));
         let expected = self.buf.get(at + 4..at + 4 + len).unwrap_or_default();
-        let mac = adjusted_hmac(key.sha256.clone(), self.buf, at, len);
-        let ok = mac
-            .get(..len)
-            .is_some_and(|m| bool::from(m.ct_eq(expected)));
+        let rest = self.buf.get(4..at).unwrap_or_default();
+        let mac = key.sha256.mac(adjusted_first(self.buf, at, len), rest, 0);
+        let ok = mac.get(..len).is_some_and(|m| ct_eq(m, expected));
         if ok {
             Ok(())
         } else {
@@ -364,22 +428,17 @@ impl<'a> Message<'a> {
         if at == 0 {
             return Err(FingerprintError::Missing);
         }
-        let found = u32::from_be_bytes([
-            self.byte(at + 4),
-            self.byte(at + 5),
-            self.byte(at + 6),
-            self.byte(at + 7),
-        ]);
-        let computed = fingerprint(self.buf.get(..at).unwrap_or_default());
+        let (covered, attr) = self.buf.split_at_checked(at).unwrap_or_default();
+        let found = match attr {
+            [_, _, _, _, a, b, c, d] => u32::from_be_bytes([*a, *b, *c, *d]),
+            _ => return Err(FingerprintError::Missing),
+        };
+        let computed = fingerprint(covered);
         if found == computed {
             Ok(())
         } else {
             Err(FingerprintError::Mismatch { found, computed })
         }
-    }
-
-    fn byte(&self, at: usize) -> u8 {
-        self.buf.get(at).copied().unwrap_or(0)
     }
 
     fn is_processed(&self, offset: usize) -> bool {
@@ -396,33 +455,24 @@ pub fn fingerprint(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes) ^ FINGERPRINT_XOR
 }
 
-/// HMAC over the message up to `at` with the header length adjusted to end
-/// after an integrity attribute of `value_len` bytes at `at`.
-pub(crate) fn adjusted_hmac<M: Mac>(
-    mut mac: M,
-    buf: &[u8],
-    at: usize,
-    value_len: usize,
-) -> hmac::digest::Output<M> {
-    let length = (at + 4 + value_len - HEADER_LEN) as u16;
-    mac.update(buf.get(..2).unwrap_or_default());
-    mac.update(&length.to_be_bytes());
-    mac.update(buf.get(4..at).unwrap_or_default());
-    mac.finalize().into_bytes()
+/// The first four bytes of the HMAC input: the message type and the length
+/// adjusted to end after an integrity attribute of `value_len` bytes at `at`
+/// (RFC 8489 §14.5, §14.6).
+pub(crate) fn adjusted_first(buf: &[u8], at: usize, value_len: usize) -> [u8; 4] {
+    let length = ((at + 4 + value_len - HEADER_LEN) as u16).to_be_bytes();
+    let t = buf.first_chunk::<2>().copied().unwrap_or_default();
+    [t[0], t[1], length[0], length[1]]
 }
 
-/// RFC 3489 §11.2.8: HMAC over the message up to the attribute, padded with
-/// zeros to a multiple of 64 bytes; the length field is not adjusted.
-pub(crate) fn legacy_hmac<M: Mac + Clone>(
-    mac: &M,
-    buf: &[u8],
-    at: usize,
-) -> hmac::digest::Output<M> {
-    let mut mac = mac.clone();
-    mac.update(buf.get(..at).unwrap_or_default());
-    let pad = (64 - at % 64) % 64;
-    mac.update([0u8; 64].get(..pad).unwrap_or_default());
-    mac.finalize().into_bytes()
+/// RFC 3489 §11.2.8 does not adjust the length.
+pub(crate) fn legacy_first(buf: &[u8]) -> [u8; 4] {
+    buf.first_chunk::<4>().copied().unwrap_or_default()
+}
+
+/// RFC 3489 §11.2.8 pads the HMAC input with zeros to a multiple of 64
+/// bytes.
+pub(crate) fn legacy_zeros(at: usize) -> usize {
+    (64 - at % 64) % 64
 }
 
 /// Iterator over a message's attributes.

@@ -18,7 +18,7 @@ use crate::attr::{Attribute, AttributeType, Context};
 use crate::auth::IntegrityKey;
 use crate::error::BuildError;
 use crate::header::{HEADER_LEN, MessageType, TransactionId};
-use crate::message::{adjusted_hmac, fingerprint, legacy_hmac, pad4};
+use crate::message::{adjusted_first, fingerprint, legacy_first, legacy_zeros, pad4};
 
 /// Largest value of the length field that is a multiple of 4.
 const MAX_BODY: usize = 0xFFFC;
@@ -119,10 +119,11 @@ impl<'b> MessageWriter<'b> {
         let next = self.check_integrity(attribute)?;
         let at = self.buf.len();
         self.reserve(attribute, 20)?;
+        let rest = self.buf.get(4..at).unwrap_or_default();
         let mac = if self.rfc3489 {
-            legacy_hmac(&key.sha1, self.buf, at)
+            key.sha1.mac(legacy_first(self.buf), rest, legacy_zeros(at))
         } else {
-            adjusted_hmac(key.sha1.clone(), self.buf, at, 20)
+            key.sha1.mac(adjusted_first(self.buf, at, 20), rest, 0)
         };
         self.fill(at + 4, &mac);
         self.stage = next;
@@ -150,7 +151,8 @@ impl<'b> MessageWriter<'b> {
         let next = self.check_integrity_sha256()?;
         let at = self.buf.len();
         self.reserve(AttributeType::MESSAGE_INTEGRITY_SHA256, len)?;
-        let mac = adjusted_hmac(key.sha256.clone(), self.buf, at, len);
+        let rest = self.buf.get(4..at).unwrap_or_default();
+        let mac = key.sha256.mac(adjusted_first(self.buf, at, len), rest, 0);
         self.fill(at + 4, mac.get(..len).unwrap_or_default());
         self.stage = next;
         Ok(self)

@@ -237,6 +237,16 @@ fn fingerprint_must_be_last() {
             attribute: AttributeType::PRIORITY
         }
     );
+    // A second FINGERPRINT is also an attribute after the first.
+    let mut m = m[..28].to_vec();
+    m.extend_from_slice(&[0x80, 0x28, 0x00, 0x04, 0, 0, 0, 0]);
+    assert_eq!(
+        Message::parse(&m).unwrap_err(),
+        ParseError::AttributeAfterFingerprint {
+            offset: 28,
+            attribute: AttributeType::FINGERPRINT
+        }
+    );
 }
 
 #[test]
