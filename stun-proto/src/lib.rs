@@ -57,6 +57,7 @@ mod framing;
 mod header;
 mod message;
 mod prepared_hmac;
+mod transmit;
 mod writer;
 
 pub use attr::{Attribute, AttributeType, RawAttribute};
@@ -71,6 +72,7 @@ pub use header::{
     TransactionId,
 };
 pub use message::{Attributes, FINGERPRINT_XOR, Message, fingerprint};
+pub use transmit::Transmit;
 pub use writer::MessageWriter;
 
 /// The RFC 5769 §2.2 sample IPv4 response, for documentation examples.
