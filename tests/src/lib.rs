@@ -1,9 +1,12 @@
 //! Cross-crate test support.
 //!
-//! This crate will hold `netsim`, the deterministic network simulator of
-//! DESIGN.md (virtual clock, seeded RNG, links with loss and delay, RFC 4787
-//! NATs), and the simulation and interop suites that run the agent, the
-//! discovery client and the servers in it.
+//! - [`netsim`]: the deterministic network simulator of DESIGN.md (virtual
+//!   clock, one seeded RNG, links with delay, loss, duplication and
+//!   reordering, RFC 4787 NATs, firewalls, pcap capture). Its own tests live
+//!   in `tests/netsim_*.rs`.
 //!
-//! Nothing is implemented yet; the codec's own tests live in
-//! `stun-proto/tests`.
+//! The simulation and interop suites that run the agent, the discovery
+//! client and the servers in it will live here too; the codec's own tests
+//! live in `stun-proto/tests`.
+
+pub mod netsim;
