@@ -1,12 +1,15 @@
 //! Finding our own addresses: the candidates of RFC 8445 §5.1.1 and the NAT
 //! in front of us.
 //!
-//! This crate will hold, as sans-IO state machines driven with `now` and a
-//! seeded RNG:
-//! - host candidates from the interfaces the caller lists;
-//! - server-reflexive candidates through STUN Binding (RFC 8489);
-//! - relayed candidates through a TURN client (RFC 8656);
-//! - NAT behaviour discovery (RFC 5780 §4, and the classic RFC 3489 flow).
+//! Implemented, as sans-IO state machines driven with `now` and a seed:
+//! - [`transaction`]: STUN client transactions with RFC 8489 §6.2.1
+//!   retransmissions and strict response matching;
+//! - [`nat`]: NAT behaviour discovery, RFC 5780 §4 and the classic RFC 3489
+//!   flow, robust to loss (a result is determined or says why not).
 //!
-//! Nothing is implemented yet; the issues that build it are listed in the
-//! README. It depends only on `stun-proto` for the wire format.
+//! To come (later issues): host candidates from the interfaces the caller
+//! lists, server-reflexive candidates through STUN Binding, and relayed
+//! candidates through a TURN client (RFC 8656).
+
+pub mod nat;
+pub mod transaction;

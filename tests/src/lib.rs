@@ -4,9 +4,15 @@
 //!   clock, one seeded RNG, links with delay, loss, duplication and
 //!   reordering, RFC 4787 NATs, firewalls, pcap capture). Its own tests live
 //!   in `tests/netsim_*.rs`.
+//! - [`adapters`]: the stack's sans-IO components (STUN server, NAT
+//!   discovery) as netsim endpoints.
+//! - [`punch`]: UDP hole punching through a rendezvous server, for the
+//!   hole-punching table (`tests/hole_punching.rs`).
 //!
-//! The simulation and interop suites that run the agent, the discovery
-//! client and the servers in it will live here too; the codec's own tests
-//! live in `stun-proto/tests`.
+//! The simulation suites live in `tests/`: `nat_discovery.rs` (RFC 5780
+//! and RFC 3489 discovery behind every NAT, with and without loss) and
+//! `hole_punching.rs`; the codec's own tests live in `stun-proto/tests`.
 
+pub mod adapters;
 pub mod netsim;
+pub mod punch;
