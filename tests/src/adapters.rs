@@ -1,4 +1,4 @@
-//! The stack's sans-IO components as [`netsim::Endpoint`]s.
+//! The stack's sans-IO components as [`crate::netsim::Endpoint`]s.
 //!
 //! Each component has the verb grammar as inherent methods; these impls only
 //! forward (dropping the typed "ignored" results, which the components'

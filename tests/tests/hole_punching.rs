@@ -1,0 +1,447 @@
+//! UDP hole punching, NAT pair by NAT pair, against what theory predicts.
+//!
+//! Two clients register with a rendezvous server, learn each other's public
+//! and private addresses, and punch at the same time (see `punch.rs`). For
+//! every pair of the nine RFC 4787 NATs, open Internet and a UDP-blocking
+//! firewall, the simulated outcome must equal the prediction below, and the
+//! table of outcomes is the one in the README (regenerate it with
+//! `UPDATE_README=1 cargo test -p ice-tests --test hole_punching`).
+//!
+//! # The prediction
+//!
+//! Peer A (mapping `Ma`, filtering `Fa`, registered public address `Ra`)
+//! punches B at `Rb` from mapping `a1`: `a1 = Ra` if `Ma` is
+//! endpoint-independent, a new mapping otherwise (the rendezvous server has
+//! another IP). B meanwhile punches `Ra`, from `Rb` only if `Mb` is
+//! endpoint-independent. So:
+//!
+//! 1. A's punch gets into `Rb` if `Fb` is endpoint-independent, or
+//!    address-dependent and `Mb` endpoint-independent (B has sent to A's
+//!    IP from `Rb`), or address-and-port-dependent and both mappings
+//!    endpoint-independent (B has sent to exactly `a1 = Ra` from `Rb`).
+//! 2. B answers from `b2 = map_B(a1)`, which is `Rb` only if `Mb` is
+//!    endpoint-independent. It gets into `a1` (which has sent to `Rb`) if
+//!    `Fa` is endpoint-independent or address-dependent (same IP), or
+//!    `b2 = Rb`. Then A is connected.
+//! 3. A answers B's punches from `b2` from `map_A(b2)`, which is `a1` unless
+//!    `Ma` is address-and-port-dependent and `b2 ≠ Rb`; it gets into `b2`
+//!    (which has sent to `a1`) if it is `a1` or `Fb` is not
+//!    address-and-port-dependent. Then B is connected too.
+//!
+//! Both are connected when some chain of these works in one direction or
+//! the other. Open Internet behaves as an endpoint-independent NAT with open
+//! filtering; a blocked client never registers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use ice_tests::netsim::{
+    self, FilteringBehavior, FirewallConfig, Link, MappingBehavior, NatConfig, Sim, seed,
+};
+use ice_tests::punch::{PathKind, PunchClient, PunchState, Rendezvous};
+
+const RENDEZVOUS: &str = "198.51.100.50:9999";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Nat(MappingBehavior, FilteringBehavior),
+    Open,
+    Blocked,
+}
+
+impl Kind {
+    fn all() -> Vec<Kind> {
+        let m = [
+            MappingBehavior::EndpointIndependent,
+            MappingBehavior::AddressDependent,
+            MappingBehavior::AddressAndPortDependent,
+        ];
+        let f = [
+            FilteringBehavior::EndpointIndependent,
+            FilteringBehavior::AddressDependent,
+            FilteringBehavior::AddressAndPortDependent,
+        ];
+        let mut v: Vec<Kind> = m
+            .iter()
+            .flat_map(|m| f.iter().map(|f| Kind::Nat(*m, *f)))
+            .collect();
+        v.push(Kind::Open);
+        v.push(Kind::Blocked);
+        v
+    }
+
+    fn label(self) -> String {
+        let short = |m: MappingBehavior| match m {
+            MappingBehavior::EndpointIndependent => "EIM",
+            MappingBehavior::AddressDependent => "ADM",
+            MappingBehavior::AddressAndPortDependent => "APDM",
+        };
+        let shortf = |f: FilteringBehavior| match f {
+            FilteringBehavior::EndpointIndependent => "EIF",
+            FilteringBehavior::AddressDependent => "ADF",
+            FilteringBehavior::AddressAndPortDependent => "APDF",
+        };
+        match self {
+            Kind::Nat(m, f) => {
+                let classic = match (m, f) {
+                    (
+                        MappingBehavior::EndpointIndependent,
+                        FilteringBehavior::EndpointIndependent,
+                    ) => " (full cone)",
+                    (MappingBehavior::EndpointIndependent, FilteringBehavior::AddressDependent) => {
+                        " (restricted)"
+                    }
+                    (
+                        MappingBehavior::EndpointIndependent,
+                        FilteringBehavior::AddressAndPortDependent,
+                    ) => " (port-restricted)",
+                    (
+                        MappingBehavior::AddressAndPortDependent,
+                        FilteringBehavior::AddressAndPortDependent,
+                    ) => " (symmetric)",
+                    _ => "",
+                };
+                format!("{}+{}{classic}", short(m), shortf(f))
+            }
+            Kind::Open => "open Internet".into(),
+            Kind::Blocked => "UDP blocked".into(),
+        }
+    }
+
+    /// Mapping and filtering as the prediction sees them (`None`: blocked).
+    fn behaviour(self) -> Option<(MappingBehavior, FilteringBehavior)> {
+        match self {
+            Kind::Nat(m, f) => Some((m, f)),
+            Kind::Open => Some((
+                MappingBehavior::EndpointIndependent,
+                FilteringBehavior::EndpointIndependent,
+            )),
+            Kind::Blocked => None,
+        }
+    }
+}
+
+/// The chain of the module documentation, initiated by A. Returns (A
+/// connected, B connected).
+fn chain(
+    a: (MappingBehavior, FilteringBehavior),
+    b: (MappingBehavior, FilteringBehavior),
+) -> (bool, bool) {
+    use FilteringBehavior as F;
+    use MappingBehavior as M;
+    let ((ma, fa), (mb, fb)) = (a, b);
+    let a1_is_ra = ma == M::EndpointIndependent;
+    let b_sent_from_rb = mb == M::EndpointIndependent;
+    let step1 = match fb {
+        F::EndpointIndependent => true,
+        F::AddressDependent => b_sent_from_rb,
+        F::AddressAndPortDependent => b_sent_from_rb && a1_is_ra,
+    };
+    let b2_is_rb = mb == M::EndpointIndependent;
+    let step2 = matches!(fa, F::EndpointIndependent | F::AddressDependent) || b2_is_rb;
+    let a_reply_from_a1 = ma != M::AddressAndPortDependent || b2_is_rb;
+    let step3 = a_reply_from_a1 || fb != F::AddressAndPortDependent;
+    (step1 && step2, step1 && step2 && step3)
+}
+
+fn predict(a: Kind, b: Kind) -> bool {
+    let (Some(a), Some(b)) = (a.behaviour(), b.behaviour()) else {
+        return false;
+    };
+    let (a_by_a, b_by_a) = chain(a, b);
+    let (b_by_b, a_by_b) = chain(b, a);
+    (a_by_a || a_by_b) && (b_by_a || b_by_b)
+}
+
+/// Puts a client of `kind` on the Internet behind its own box; returns its
+/// network and address.
+fn place(sim: &mut Sim, kind: Kind, public: &str, private: &str) -> (netsim::NetworkId, IpAddr) {
+    let inet = sim.internet();
+    let lan = Link {
+        latency: Duration::from_millis(1),
+        ..Link::default()
+    };
+    match kind {
+        Kind::Open => (inet, ip(public)),
+        Kind::Blocked => {
+            let f = sim.add_firewall(inet, FirewallConfig::block_udp());
+            (sim.nat_inside(f), ip(public))
+        }
+        Kind::Nat(m, f) => {
+            let config = NatConfig {
+                port_assignment: netsim::PortAssignment::Sequential,
+                ..NatConfig::new(m, f)
+            };
+            let n = sim.add_nat(inet, config, &[ip(public)]);
+            let net = sim.nat_inside(n);
+            sim.set_link(net, lan);
+            (net, ip(private))
+        }
+    }
+}
+
+fn world(seed: u64) -> Sim {
+    let mut sim = Sim::new(seed);
+    let inet = sim.internet();
+    sim.set_link(
+        inet,
+        Link {
+            latency: Duration::from_millis(20),
+            jitter: Duration::from_millis(5),
+            ..Link::default()
+        },
+    );
+    sim.add_host(
+        inet,
+        &[RENDEZVOUS.parse::<SocketAddr>().unwrap().ip()],
+        Rendezvous::new(),
+    );
+    sim
+}
+
+/// Runs two clients to the end; returns their states.
+fn punch(
+    sim: &mut Sim,
+    a: (netsim::NetworkId, SocketAddr),
+    b: (netsim::NetworkId, SocketAddr),
+    use_private: bool,
+) -> (PunchState, PunchState) {
+    let r: SocketAddr = RENDEZVOUS.parse().unwrap();
+    let now = sim.now();
+    let ha = sim.add_host(
+        a.0,
+        &[a.1.ip()],
+        PunchClient::new(now, "a", "room", a.1, r, use_private),
+    );
+    let hb = sim.add_host(
+        b.0,
+        &[b.1.ip()],
+        PunchClient::new(now, "b", "room", b.1, r, use_private),
+    );
+    sim.run_until_condition(Duration::from_secs(120), |s| {
+        s.endpoint::<PunchClient>(ha).state() != PunchState::Pending
+            && s.endpoint::<PunchClient>(hb).state() != PunchState::Pending
+    });
+    (
+        sim.endpoint::<PunchClient>(ha).state(),
+        sim.endpoint::<PunchClient>(hb).state(),
+    )
+}
+
+fn connected(s: PunchState) -> Option<PathKind> {
+    match s {
+        PunchState::Connected { path, .. } => Some(path),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_nat_pair_punches_exactly_as_predicted() {
+    let kinds = Kind::all();
+    let mut table = String::new();
+    let _ = write!(table, "| A \\ B |");
+    for b in &kinds {
+        let _ = write!(table, " {} |", b.label());
+    }
+    table.push_str("\n|---|");
+    for _ in &kinds {
+        table.push_str("---|");
+    }
+    table.push('\n');
+    let mut mismatches = Vec::new();
+    let (mut yes, mut no) = (0, 0);
+    for (i, a) in kinds.iter().enumerate() {
+        let _ = write!(table, "| **{}** |", a.label());
+        for (j, b) in kinds.iter().enumerate() {
+            // Three seeds (jitter orders the punches differently): each must
+            // agree with the prediction; the table shows the first.
+            let mut first = None;
+            for run in 0..3 {
+                let s = seed::derive_seed(run, (i * kinds.len() + j) as u64);
+                let result = seed::with_seed(s, |s| {
+                    let mut sim = world(s);
+                    let pa = place(&mut sim, *a, "203.0.113.1", "192.168.1.10");
+                    let pb = place(&mut sim, *b, "203.0.113.2", "192.168.2.20");
+                    punch(
+                        &mut sim,
+                        (pa.0, SocketAddr::new(pa.1, 7000)),
+                        (pb.0, SocketAddr::new(pb.1, 7000)),
+                        true,
+                    )
+                });
+                let got = connected(result.0).is_some() && connected(result.1).is_some();
+                if got != predict(*a, *b) {
+                    mismatches.push(format!(
+                        "{} with {}: simulated {got} ({:?} / {:?}), predicted {} (seed {s})",
+                        a.label(),
+                        b.label(),
+                        result.0,
+                        result.1,
+                        !got
+                    ));
+                }
+                first.get_or_insert(result);
+            }
+            let result = first.unwrap();
+            let (ca, cb) = (connected(result.0), connected(result.1));
+            let got = ca.is_some() && cb.is_some();
+            if got {
+                yes += 1;
+            } else {
+                no += 1;
+            }
+            let cell = match (ca, cb) {
+                (Some(PathKind::PeerReflexive), Some(_))
+                | (Some(_), Some(PathKind::PeerReflexive)) => "✓ (new mapping)",
+                (Some(_), Some(_)) => "✓",
+                _ => "✗",
+            };
+            let _ = write!(table, " {cell} |");
+        }
+        table.push('\n');
+    }
+    eprintln!("{table}");
+    assert!(
+        mismatches.is_empty(),
+        "simulation and theory disagree:\n{}",
+        mismatches.join("\n")
+    );
+    assert!(yes > 0 && no > 0, "a table of one outcome tests nothing");
+    check_readme(&table);
+}
+
+/// The README shows the table this test generates, between markers.
+fn check_readme(table: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = (
+        "<!-- hole-punching-table:start -->\n",
+        "<!-- hole-punching-table:end -->",
+    );
+    let (Some(i), Some(j)) = (readme.find(start), readme.find(end)) else {
+        panic!("README.md lacks the {start:?} and {end:?} markers");
+    };
+    let current = &readme[i + start.len()..j];
+    if current != table {
+        if std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{table}{}", &readme[..i + start.len()], &readme[j..]);
+            std::fs::write(&path, updated).unwrap();
+        } else {
+            panic!(
+                "the hole-punching table in README.md is stale; regenerate it with \
+                 UPDATE_README=1 cargo test -p ice-tests --test hole_punching"
+            );
+        }
+    }
+}
+
+#[test]
+fn same_nat_punches_over_private_addresses() {
+    for kind in [
+        NatConfig::symmetric(),
+        NatConfig::port_restricted_cone(),
+        NatConfig::full_cone(),
+    ] {
+        seed::for_each_seed(2, |s| {
+            let mut sim = world(s);
+            let n = sim.add_nat(sim.internet(), kind.clone(), &[ip("203.0.113.1")]);
+            let lan = sim.nat_inside(n);
+            let (a, b) = punch(
+                &mut sim,
+                (lan, "192.168.1.10:7000".parse().unwrap()),
+                (lan, "192.168.1.11:7000".parse().unwrap()),
+                true,
+            );
+            assert_eq!(connected(a), Some(PathKind::Private), "{kind:?}: {a:?}");
+            assert_eq!(connected(b), Some(PathKind::Private), "{kind:?}: {b:?}");
+        });
+    }
+}
+
+#[test]
+fn same_nat_punches_through_hairpinning_only_when_the_nat_hairpins() {
+    for hairpinning in [true, false] {
+        seed::for_each_seed(2, |s| {
+            let mut sim = world(s);
+            let config = NatConfig {
+                hairpinning,
+                ..NatConfig::full_cone()
+            };
+            let n = sim.add_nat(sim.internet(), config, &[ip("203.0.113.1")]);
+            let lan = sim.nat_inside(n);
+            let (a, b) = punch(
+                &mut sim,
+                (lan, "192.168.1.10:7000".parse().unwrap()),
+                (lan, "192.168.1.11:7000".parse().unwrap()),
+                false,
+            );
+            if hairpinning {
+                assert_eq!(connected(a), Some(PathKind::Public), "{a:?}");
+                assert_eq!(connected(b), Some(PathKind::Public), "{b:?}");
+            } else {
+                assert_eq!((a, b), (PunchState::Failed, PunchState::Failed));
+                assert!(sim.stats().dropped(netsim::DropReason::HairpinOff) > 0);
+            }
+        });
+    }
+}
+
+#[test]
+fn two_homes_behind_one_carrier_nat_punch_through_the_carrier() {
+    for carrier_hairpins in [true, false] {
+        seed::for_each_seed(2, |s| {
+            let mut sim = world(s);
+            let carrier = NatConfig {
+                hairpinning: carrier_hairpins,
+                ..NatConfig::full_cone()
+            };
+            let c = sim.add_nat(sim.internet(), carrier, &[ip("203.0.113.1")]);
+            let cgn = sim.nat_inside(c);
+            let home_a = sim.add_nat(cgn, NatConfig::full_cone(), &[ip("100.64.0.2")]);
+            let home_b = sim.add_nat(cgn, NatConfig::full_cone(), &[ip("100.64.0.3")]);
+            let (la, lb) = (sim.nat_inside(home_a), sim.nat_inside(home_b));
+            let (a, b) = punch(
+                &mut sim,
+                (la, "192.168.1.10:7000".parse().unwrap()),
+                (lb, "192.168.2.20:7000".parse().unwrap()),
+                true,
+            );
+            if carrier_hairpins {
+                assert_eq!(connected(a), Some(PathKind::Public), "{a:?}");
+                assert_eq!(connected(b), Some(PathKind::Public), "{b:?}");
+            } else {
+                assert_eq!((a, b), (PunchState::Failed, PunchState::Failed));
+            }
+        });
+    }
+}
+
+#[test]
+fn double_nats_on_different_carriers_punch_when_all_are_cones() {
+    seed::for_each_seed(2, |s| {
+        let mut sim = world(s);
+        let inet = sim.internet();
+        let peer = |sim: &mut Sim, carrier_ip: &str, home_ip: &str, lan: &str| {
+            let c = sim.add_nat(inet, NatConfig::full_cone(), &[ip(carrier_ip)]);
+            let h = sim.add_nat(
+                sim.nat_inside(c),
+                NatConfig::restricted_cone(),
+                &[ip(home_ip)],
+            );
+            (sim.nat_inside(h), lan.parse::<SocketAddr>().unwrap())
+        };
+        let pa = peer(&mut sim, "203.0.113.1", "100.64.0.2", "192.168.1.10:7000");
+        let pb = peer(&mut sim, "203.0.113.2", "100.64.0.2", "192.168.1.10:7000");
+        let (a, b) = punch(&mut sim, pa, pb, true);
+        assert_eq!(connected(a), Some(PathKind::Public), "{a:?}");
+        assert_eq!(connected(b), Some(PathKind::Public), "{b:?}");
+    });
+}
