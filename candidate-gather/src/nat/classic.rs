@@ -22,16 +22,15 @@
 //! requests then carry a 128-bit transaction id and no magic cookie, and the
 //! server answers with MAPPED-ADDRESS and CHANGED-ADDRESS.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use stun_proto::Transmit;
 use stun_proto::attr::ChangeRequest;
 
-use super::prober::{ProbeId, ProbeOutcome, ProbeSpec, Prober};
+use super::prober::{ProbeOutcome, ProbeSpec, Prober};
 use super::{ClassicNat, ClassicReport, DiscoveryConfig, DiscoveryEvent, Outcome, Reason, Test};
-use crate::transaction::{Expect, Ignored};
+use crate::transaction::Ignored;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
@@ -44,9 +43,7 @@ enum Step {
 /// The RFC 3489 classic discovery (see the module documentation).
 pub struct ClassicDiscovery {
     config: DiscoveryConfig,
-    prober: Prober,
-    steps: Vec<(ProbeId, Step)>,
-    events: VecDeque<DiscoveryEvent>,
+    prober: Prober<Step>,
     mapped: Option<SocketAddr>,
     changed: Option<SocketAddr>,
     filter_open: bool,
@@ -66,8 +63,6 @@ impl ClassicDiscovery {
         let mut d = ClassicDiscovery {
             config,
             prober,
-            steps: Vec::new(),
-            events: VecDeque::new(),
             mapped: None,
             changed: None,
             filter_open: false,
@@ -76,16 +71,8 @@ impl ClassicDiscovery {
         match d.socket() {
             Some(a) => {
                 let to = d.config.server;
-                d.probe(
-                    now,
-                    Step::TestI,
-                    Test::Binding,
-                    a,
-                    to,
-                    None,
-                    Expect::reply(a, to),
-                    false,
-                );
+                d.prober
+                    .start(now, ProbeSpec::reply(Test::Binding, a, to), Step::TestI);
             }
             None => d.finish(Outcome::Inconclusive(Reason::NotEnoughSockets {
                 needed: 1,
@@ -96,31 +83,6 @@ impl ClassicDiscovery {
 
     fn socket(&self) -> Option<SocketAddr> {
         self.config.sockets.first().copied()
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn probe(
-        &mut self,
-        now: Instant,
-        step: Step,
-        test: Test,
-        from: SocketAddr,
-        to: SocketAddr,
-        change: Option<ChangeRequest>,
-        expect: Expect,
-        may_fail: bool,
-    ) {
-        let spec = ProbeSpec {
-            test,
-            from,
-            to,
-            change,
-            response_port: None,
-            expect,
-            may_fail,
-        };
-        let id = self.prober.start(now, spec);
-        self.steps.push((id, step));
     }
 
     /// Offers a received datagram; an ignored one changes nothing.
@@ -160,7 +122,7 @@ impl ClassicDiscovery {
 
     /// Progress events.
     pub fn poll_event(&mut self) -> Option<DiscoveryEvent> {
-        self.events.pop_front()
+        self.prober.poll_event()
     }
 
     /// The report, once finished.
@@ -169,23 +131,16 @@ impl ClassicDiscovery {
     }
 
     fn advance(&mut self, now: Instant) {
-        while let Some((id, outcome)) = self.prober.poll_finished() {
+        while let Some((step, outcome)) = self.prober.poll_finished() {
             if self.report.is_some() {
                 continue;
             }
-            let Some(&(_, step)) = self.steps.iter().find(|(p, _)| *p == id) else {
-                continue;
-            };
             let test = match step {
                 Step::TestI => Test::Binding,
                 Step::TestII => Test::ChangeIpAndPort,
                 Step::TestIChanged => Test::OtherAddressAndPort,
                 Step::TestIII => Test::ChangePort,
             };
-            self.events.push_back(DiscoveryEvent::TestDone {
-                test,
-                answered: matches!(outcome, ProbeOutcome::Answered(_)),
-            });
             if let Err(r) = self.on_outcome(now, step, test, outcome) {
                 self.finish(Outcome::Inconclusive(r));
             }
@@ -217,20 +172,10 @@ impl ClassicDiscovery {
                     change_ip: true,
                     change_port: true,
                 };
-                let expect = Expect {
-                    source: Some(changed),
-                    socket: a,
-                };
-                self.probe(
-                    now,
-                    Step::TestII,
-                    Test::ChangeIpAndPort,
-                    a,
-                    server,
-                    Some(change),
-                    expect,
-                    true,
-                );
+                let spec = ProbeSpec::reply(Test::ChangeIpAndPort, a, server)
+                    .change(change, changed)
+                    .may_fail();
+                self.prober.start(now, spec, Step::TestII);
             }
             (Step::TestII, ProbeOutcome::Answered(ans)) if ans.error.is_none() => {
                 self.after_test_ii(now, a, true)?
@@ -251,20 +196,11 @@ impl ClassicDiscovery {
                         change_ip: false,
                         change_port: true,
                     };
-                    let expect = Expect {
-                        source: Some(SocketAddr::new(server.ip(), changed.port())),
-                        socket: a,
-                    };
-                    self.probe(
-                        now,
-                        Step::TestIII,
-                        Test::ChangePort,
-                        a,
-                        server,
-                        Some(change),
-                        expect,
-                        true,
-                    );
+                    let source = SocketAddr::new(server.ip(), changed.port());
+                    let spec = ProbeSpec::reply(Test::ChangePort, a, server)
+                        .change(change, source)
+                        .may_fail();
+                    self.prober.start(now, spec, Step::TestIII);
                 }
             }
             (Step::TestIII, ProbeOutcome::Answered(ans)) if ans.error.is_none() => {
@@ -302,15 +238,10 @@ impl ClassicDiscovery {
             return Ok(());
         }
         let changed = self.changed.ok_or(Reason::ServerLacksAlternateAddress)?;
-        self.probe(
+        self.prober.start(
             now,
+            ProbeSpec::reply(Test::OtherAddressAndPort, a, changed),
             Step::TestIChanged,
-            Test::OtherAddressAndPort,
-            a,
-            changed,
-            None,
-            Expect::reply(a, changed),
-            false,
         );
         Ok(())
     }
@@ -321,7 +252,7 @@ impl ClassicDiscovery {
                 mapped_address: self.mapped,
                 nat,
             });
-            self.events.push_back(DiscoveryEvent::Finished);
+            self.prober.finished_run();
         }
     }
 }

@@ -35,7 +35,7 @@ use stun_proto::{
 };
 
 use super::evidence::Evidence;
-use super::{Reason, Test};
+use super::{DiscoveryEvent, Reason, Test};
 use crate::transaction::{Expect, Finished, Ignored, RetransmitConfig, Transactions};
 
 /// Control requests sent with each request of a negative-capable probe.
@@ -59,6 +59,47 @@ pub(crate) struct ProbeSpec {
     pub may_fail: bool,
 }
 
+impl ProbeSpec {
+    /// A request that must be answered, from where it went to where it
+    /// left.
+    pub(crate) fn reply(test: Test, from: SocketAddr, to: SocketAddr) -> Self {
+        ProbeSpec {
+            test,
+            from,
+            to,
+            change: None,
+            response_port: None,
+            expect: Expect::reply(from, to),
+            may_fail: false,
+        }
+    }
+
+    /// With CHANGE-REQUEST (and the answer expected from `source`).
+    pub(crate) fn change(mut self, change: ChangeRequest, source: SocketAddr) -> Self {
+        self.change = Some(change);
+        self.expect.source = Some(source);
+        self
+    }
+
+    /// With RESPONSE-PORT.
+    pub(crate) fn response_port(mut self, port: u16) -> Self {
+        self.response_port = Some(port);
+        self
+    }
+
+    /// The answer comes from `source` (`None`: anywhere) on `socket`.
+    pub(crate) fn expect(mut self, source: Option<SocketAddr>, socket: SocketAddr) -> Self {
+        self.expect = Expect { source, socket };
+        self
+    }
+
+    /// The answer may legitimately never come.
+    pub(crate) fn may_fail(mut self) -> Self {
+        self.may_fail = true;
+        self
+    }
+}
+
 /// What an answer said.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Answer {
@@ -77,14 +118,16 @@ pub(crate) enum ProbeOutcome {
     Inconclusive(Reason),
 }
 
-struct Probe {
+struct Probe<S> {
     spec: ProbeSpec,
+    tag: S,
     transactions: u32,
     unanswered: u32,
     done: bool,
 }
 
-pub(crate) struct Prober {
+/// Runs probes tagged with the caller's step type `S`.
+pub(crate) struct Prober<S> {
     tx: Transactions<ProbeId>,
     controls: Transactions<ProbeId>,
     controls_due: Vec<(Instant, ProbeId)>,
@@ -93,12 +136,13 @@ pub(crate) struct Prober {
     rfc3489: bool,
     max_transactions: u32,
     evidence: Evidence,
-    probes: Vec<Probe>,
+    probes: Vec<Probe<S>>,
     finished: VecDeque<(ProbeId, ProbeOutcome)>,
     extra: VecDeque<Transmit>,
+    events: VecDeque<DiscoveryEvent>,
 }
 
-impl Prober {
+impl<S: Copy> Prober<S> {
     pub(crate) fn new(
         server: SocketAddr,
         retransmit: RetransmitConfig,
@@ -123,20 +167,22 @@ impl Prober {
             probes: Vec::new(),
             finished: VecDeque::new(),
             extra: VecDeque::new(),
+            events: VecDeque::new(),
         }
     }
 
-    /// Starts a probe; its outcome comes out of [`Prober::poll_finished`].
-    pub(crate) fn start(&mut self, now: Instant, spec: ProbeSpec) -> ProbeId {
+    /// Starts a probe; its outcome comes out of [`Prober::poll_finished`]
+    /// with `tag`.
+    pub(crate) fn start(&mut self, now: Instant, spec: ProbeSpec, tag: S) {
         let id = self.probes.len();
         self.probes.push(Probe {
             spec,
+            tag,
             transactions: 0,
             unanswered: 0,
             done: false,
         });
         self.transaction(now, id);
-        id
     }
 
     fn transaction(&mut self, now: Instant, id: ProbeId) {
@@ -347,8 +393,27 @@ impl Prober {
         self.finish(id, ProbeOutcome::Inconclusive(reason));
     }
 
-    pub(crate) fn poll_finished(&mut self) -> Option<(ProbeId, ProbeOutcome)> {
-        self.finished.pop_front()
+    /// The next finished probe's tag and outcome (also reported as a
+    /// [`DiscoveryEvent::TestDone`]).
+    pub(crate) fn poll_finished(&mut self) -> Option<(S, ProbeOutcome)> {
+        let (id, outcome) = self.finished.pop_front()?;
+        let p = self.probes.get(id)?;
+        let answered = matches!(outcome, ProbeOutcome::Answered(_));
+        self.events.push_back(DiscoveryEvent::TestDone {
+            test: p.spec.test,
+            answered,
+        });
+        Some((p.tag, outcome))
+    }
+
+    /// Progress events.
+    pub(crate) fn poll_event(&mut self) -> Option<DiscoveryEvent> {
+        self.events.pop_front()
+    }
+
+    /// Reports the end of the run.
+    pub(crate) fn finished_run(&mut self) {
+        self.events.push_back(DiscoveryEvent::Finished);
     }
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {

@@ -32,19 +32,18 @@
 //! it names, with one of our transaction ids (RFC 8489 §6.3.3); anything
 //! else is ignored and cannot change a result.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use stun_proto::Transmit;
 use stun_proto::attr::ChangeRequest;
 
-use super::prober::{Answer, ProbeId, ProbeOutcome, ProbeSpec, Prober};
+use super::prober::{Answer, ProbeOutcome, ProbeSpec, Prober};
 use super::{
     ClassicNat, DiscoveryConfig, DiscoveryEvent, FilteringBehavior, LifetimeRange, MappingBehavior,
     NatReport, Outcome, PortAssignment, Reason, Test,
 };
-use crate::transaction::{Expect, Ignored};
+use crate::transaction::Ignored;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
@@ -61,9 +60,7 @@ enum Step {
 /// RFC 5780 NAT behaviour discovery (see the module documentation).
 pub struct Rfc5780Discovery {
     config: DiscoveryConfig,
-    prober: Prober,
-    steps: Vec<(ProbeId, Step)>,
-    events: VecDeque<DiscoveryEvent>,
+    prober: Prober<Step>,
     held: Option<Transmit>,
     test_i: Vec<Option<Outcome<SocketAddr>>>,
     other: Option<SocketAddr>,
@@ -93,8 +90,6 @@ impl Rfc5780Discovery {
         let probes = config.lifetime_probes.len();
         let mut d = Rfc5780Discovery {
             prober,
-            steps: Vec::new(),
-            events: VecDeque::new(),
             held: None,
             test_i: Vec::new(),
             other: None,
@@ -137,41 +132,8 @@ impl Rfc5780Discovery {
             return;
         };
         let to = self.config.server;
-        self.probe(
-            now,
-            step,
-            Test::Binding,
-            from,
-            to,
-            None,
-            Expect::reply(from, to),
-            false,
-        );
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn probe(
-        &mut self,
-        now: Instant,
-        step: Step,
-        test: Test,
-        from: SocketAddr,
-        to: SocketAddr,
-        change: Option<ChangeRequest>,
-        expect: Expect,
-        may_fail: bool,
-    ) {
-        let spec = ProbeSpec {
-            test,
-            from,
-            to,
-            change,
-            response_port: None,
-            expect,
-            may_fail,
-        };
-        let id = self.prober.start(now, spec);
-        self.steps.push((id, step));
+        self.prober
+            .start(now, ProbeSpec::reply(Test::Binding, from, to), step);
     }
 
     /// Offers a received datagram. `Err` says why it was ignored; an ignored
@@ -246,7 +208,7 @@ impl Rfc5780Discovery {
 
     /// Progress events.
     pub fn poll_event(&mut self) -> Option<DiscoveryEvent> {
-        self.events.pop_front()
+        self.prober.poll_event()
     }
 
     /// The report, once [`DiscoveryEvent::Finished`] has been emitted.
@@ -261,15 +223,7 @@ impl Rfc5780Discovery {
     }
 
     fn advance(&mut self, now: Instant) {
-        while let Some((id, outcome)) = self.prober.poll_finished() {
-            let Some(&(_, step)) = self.steps.iter().find(|(p, _)| *p == id) else {
-                continue;
-            };
-            let test = step_test(step);
-            self.events.push_back(DiscoveryEvent::TestDone {
-                test,
-                answered: matches!(outcome, ProbeOutcome::Answered(_)),
-            });
+        while let Some((step, outcome)) = self.prober.poll_finished() {
             self.on_outcome(now, step, outcome);
         }
         self.settle(now);
@@ -308,16 +262,8 @@ impl Rfc5780Discovery {
                 Ok(x2) => {
                     self.x2 = Some(x2);
                     if let (Some(a), Some(other)) = (self.socket(0), self.other) {
-                        self.probe(
-                            now,
-                            Step::MappingIII,
-                            Test::OtherAddressAndPort,
-                            a,
-                            other,
-                            None,
-                            Expect::reply(a, other),
-                            false,
-                        );
+                        let spec = ProbeSpec::reply(Test::OtherAddressAndPort, a, other);
+                        self.prober.start(now, spec, Step::MappingIII);
                     }
                 }
                 Err(r) => self.mapping = Some(Outcome::Inconclusive(r)),
@@ -401,20 +347,11 @@ impl Rfc5780Discovery {
             return;
         };
         let to = self.config.server;
-        let spec = ProbeSpec {
-            test: Test::Lifetime,
-            from: e,
-            to,
-            change: None,
-            response_port: Some(xd.port()),
-            expect: Expect {
-                source: Some(to),
-                socket: d,
-            },
-            may_fail: true,
-        };
-        let id = self.prober.start(now, spec);
-        self.steps.push((id, Step::LifetimeProbe(i)));
+        let spec = ProbeSpec::reply(Test::Lifetime, e, to)
+            .response_port(xd.port())
+            .expect(Some(to), d)
+            .may_fail();
+        self.prober.start(now, spec, Step::LifetimeProbe(i));
     }
 
     /// The mapped address of an answer, or why the test failed.
@@ -439,15 +376,10 @@ impl Rfc5780Discovery {
             return;
         };
         let to = SocketAddr::new(other.ip(), self.config.server.port());
-        self.probe(
+        self.prober.start(
             now,
+            ProbeSpec::reply(Test::OtherAddress, a, to),
             Step::MappingII,
-            Test::OtherAddress,
-            a,
-            to,
-            None,
-            Expect::reply(a, to),
-            false,
         );
     }
 
@@ -460,20 +392,10 @@ impl Rfc5780Discovery {
             change_port: true,
         };
         let to = self.config.server;
-        let expect = Expect {
-            source: Some(other),
-            socket: b,
-        };
-        self.probe(
-            now,
-            Step::FilteringII,
-            Test::ChangeIpAndPort,
-            b,
-            to,
-            Some(change),
-            expect,
-            true,
-        );
+        let spec = ProbeSpec::reply(Test::ChangeIpAndPort, b, to)
+            .change(change, other)
+            .may_fail();
+        self.prober.start(now, spec, Step::FilteringII);
     }
 
     fn start_filtering_iii(&mut self, now: Instant) {
@@ -485,20 +407,11 @@ impl Rfc5780Discovery {
             change_port: true,
         };
         let to = self.config.server;
-        let expect = Expect {
-            source: Some(SocketAddr::new(to.ip(), other.port())),
-            socket: b,
-        };
-        self.probe(
-            now,
-            Step::FilteringIII,
-            Test::ChangePort,
-            b,
-            to,
-            Some(change),
-            expect,
-            true,
-        );
+        let source = SocketAddr::new(to.ip(), other.port());
+        let spec = ProbeSpec::reply(Test::ChangePort, b, to)
+            .change(change, source)
+            .may_fail();
+        self.prober.start(now, spec, Step::FilteringIII);
     }
 
     fn test_i_reason(&self, socket: usize) -> Reason {
@@ -614,11 +527,10 @@ impl Rfc5780Discovery {
             return;
         };
         self.hairpin_started = true;
-        let expect = Expect {
-            source: None,
-            socket: a,
-        };
-        self.probe(now, Step::Hairpin, Test::Hairpin, c, xa, None, expect, true);
+        let spec = ProbeSpec::reply(Test::Hairpin, c, xa)
+            .expect(None, a)
+            .may_fail();
+        self.prober.start(now, spec, Step::Hairpin);
     }
 
     fn finish(
@@ -666,7 +578,7 @@ impl Rfc5780Discovery {
             classic,
         });
         self.finished = true;
-        self.events.push_back(DiscoveryEvent::Finished);
+        self.prober.finished_run();
     }
 
     fn lifetime_range(&self) -> Outcome<LifetimeRange> {
@@ -707,19 +619,7 @@ impl Rfc5780Discovery {
             classic: Outcome::Known(ClassicNat::UdpBlocked),
         });
         self.finished = true;
-        self.events.push_back(DiscoveryEvent::Finished);
-    }
-}
-
-fn step_test(step: Step) -> Test {
-    match step {
-        Step::TestI(_) | Step::LifetimeBase(_) => Test::Binding,
-        Step::MappingII => Test::OtherAddress,
-        Step::MappingIII => Test::OtherAddressAndPort,
-        Step::FilteringII => Test::ChangeIpAndPort,
-        Step::FilteringIII => Test::ChangePort,
-        Step::Hairpin => Test::Hairpin,
-        Step::LifetimeProbe(_) => Test::Lifetime,
+        self.prober.finished_run();
     }
 }
 
