@@ -7,30 +7,8 @@
 //! table of outcomes is the one in the README (regenerate it with
 //! `UPDATE_README=1 cargo test -p ice-tests --test hole_punching`).
 //!
-//! # The prediction
-//!
-//! Peer A (mapping `Ma`, filtering `Fa`, registered public address `Ra`)
-//! punches B at `Rb` from mapping `a1`: `a1 = Ra` if `Ma` is
-//! endpoint-independent, a new mapping otherwise (the rendezvous server has
-//! another IP). B meanwhile punches `Ra`, from `Rb` only if `Mb` is
-//! endpoint-independent. So:
-//!
-//! 1. A's punch gets into `Rb` if `Fb` is endpoint-independent, or
-//!    address-dependent and `Mb` endpoint-independent (B has sent to A's
-//!    IP from `Rb`), or address-and-port-dependent and both mappings
-//!    endpoint-independent (B has sent to exactly `a1 = Ra` from `Rb`).
-//! 2. B answers from `b2 = map_B(a1)`, which is `Rb` only if `Mb` is
-//!    endpoint-independent. It gets into `a1` (which has sent to `Rb`) if
-//!    `Fa` is endpoint-independent or address-dependent (same IP), or
-//!    `b2 = Rb`. Then A is connected.
-//! 3. A answers B's punches from `b2` from `map_A(b2)`, which is `a1` unless
-//!    `Ma` is address-and-port-dependent and `b2 ≠ Rb`; it gets into `b2`
-//!    (which has sent to `a1`) if it is `a1` or `Fb` is not
-//!    address-and-port-dependent. Then B is connected too.
-//!
-//! Both are connected when some chain of these works in one direction or
-//! the other. Open Internet behaves as an endpoint-independent NAT with open
-//! filtering; a blocked client never registers.
+//! The prediction is `ice_tests::theory::predict`; its derivation is in
+//! that module's documentation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -39,126 +17,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use ice_tests::netsim::{
-    self, FilteringBehavior, FirewallConfig, Link, MappingBehavior, NatConfig, Sim, seed,
-};
+use ice_tests::netsim::{self, FirewallConfig, Link, NatConfig, Sim, seed};
 use ice_tests::punch::{PathKind, PunchClient, PunchState, Rendezvous};
+use ice_tests::theory::{Kind, predict};
 
 const RENDEZVOUS: &str = "198.51.100.50:9999";
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Nat(MappingBehavior, FilteringBehavior),
-    Open,
-    Blocked,
-}
-
-impl Kind {
-    fn all() -> Vec<Kind> {
-        let m = [
-            MappingBehavior::EndpointIndependent,
-            MappingBehavior::AddressDependent,
-            MappingBehavior::AddressAndPortDependent,
-        ];
-        let f = [
-            FilteringBehavior::EndpointIndependent,
-            FilteringBehavior::AddressDependent,
-            FilteringBehavior::AddressAndPortDependent,
-        ];
-        let mut v: Vec<Kind> = m
-            .iter()
-            .flat_map(|m| f.iter().map(|f| Kind::Nat(*m, *f)))
-            .collect();
-        v.push(Kind::Open);
-        v.push(Kind::Blocked);
-        v
-    }
-
-    fn label(self) -> String {
-        let short = |m: MappingBehavior| match m {
-            MappingBehavior::EndpointIndependent => "EIM",
-            MappingBehavior::AddressDependent => "ADM",
-            MappingBehavior::AddressAndPortDependent => "APDM",
-        };
-        let shortf = |f: FilteringBehavior| match f {
-            FilteringBehavior::EndpointIndependent => "EIF",
-            FilteringBehavior::AddressDependent => "ADF",
-            FilteringBehavior::AddressAndPortDependent => "APDF",
-        };
-        match self {
-            Kind::Nat(m, f) => {
-                let classic = match (m, f) {
-                    (
-                        MappingBehavior::EndpointIndependent,
-                        FilteringBehavior::EndpointIndependent,
-                    ) => " (full cone)",
-                    (MappingBehavior::EndpointIndependent, FilteringBehavior::AddressDependent) => {
-                        " (restricted)"
-                    }
-                    (
-                        MappingBehavior::EndpointIndependent,
-                        FilteringBehavior::AddressAndPortDependent,
-                    ) => " (port-restricted)",
-                    (
-                        MappingBehavior::AddressAndPortDependent,
-                        FilteringBehavior::AddressAndPortDependent,
-                    ) => " (symmetric)",
-                    _ => "",
-                };
-                format!("{}+{}{classic}", short(m), shortf(f))
-            }
-            Kind::Open => "open Internet".into(),
-            Kind::Blocked => "UDP blocked".into(),
-        }
-    }
-
-    /// Mapping and filtering as the prediction sees them (`None`: blocked).
-    fn behaviour(self) -> Option<(MappingBehavior, FilteringBehavior)> {
-        match self {
-            Kind::Nat(m, f) => Some((m, f)),
-            Kind::Open => Some((
-                MappingBehavior::EndpointIndependent,
-                FilteringBehavior::EndpointIndependent,
-            )),
-            Kind::Blocked => None,
-        }
-    }
-}
-
-/// The chain of the module documentation, initiated by A. Returns (A
-/// connected, B connected).
-fn chain(
-    a: (MappingBehavior, FilteringBehavior),
-    b: (MappingBehavior, FilteringBehavior),
-) -> (bool, bool) {
-    use FilteringBehavior as F;
-    use MappingBehavior as M;
-    let ((ma, fa), (mb, fb)) = (a, b);
-    let a1_is_ra = ma == M::EndpointIndependent;
-    let b_sent_from_rb = mb == M::EndpointIndependent;
-    let step1 = match fb {
-        F::EndpointIndependent => true,
-        F::AddressDependent => b_sent_from_rb,
-        F::AddressAndPortDependent => b_sent_from_rb && a1_is_ra,
-    };
-    let b2_is_rb = mb == M::EndpointIndependent;
-    let step2 = matches!(fa, F::EndpointIndependent | F::AddressDependent) || b2_is_rb;
-    let a_reply_from_a1 = ma != M::AddressAndPortDependent || b2_is_rb;
-    let step3 = a_reply_from_a1 || fb != F::AddressAndPortDependent;
-    (step1 && step2, step1 && step2 && step3)
-}
-
-fn predict(a: Kind, b: Kind) -> bool {
-    let (Some(a), Some(b)) = (a.behaviour(), b.behaviour()) else {
-        return false;
-    };
-    let (a_by_a, b_by_a) = chain(a, b);
-    let (b_by_b, a_by_b) = chain(b, a);
-    (a_by_a || a_by_b) && (b_by_a || b_by_b)
 }
 
 /// Puts a client of `kind` on the Internet behind its own box; returns its

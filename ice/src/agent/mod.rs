@@ -1,0 +1,588 @@
+//! The sans-IO ICE agent (RFC 8445).
+//!
+//! The agent owns every piece of ICE state and never touches a socket or a
+//! clock: the driver feeds it datagrams and timeouts with `now`, and drains
+//! what it wants sent, the events for the application, and when it next
+//! wants to be woken. After every `handle_*` call drain, in this order:
+//! [`Agent::poll_transmit`] until `None`, [`Agent::poll_event`] until
+//! `None`, then [`Agent::poll_timeout`].
+//!
+//! The pieces, one module each: [`checklist`](self) (candidates, pairs,
+//! valid list; §6.1.2), `gather` (host and server-reflexive candidates;
+//! §5.1.1), `checks` (sending and answering connectivity checks, roles;
+//! §6.1.4, §7), `nominate` (regular nomination, USE-CANDIDATE, the selected
+//! pair and the stream state; §8), `consent` (RFC 7675 consent freshness,
+//! which also serves as the §11 keepalive).
+//!
+//! Application data goes through the agent too: [`Agent::send`] on the
+//! selected pair, and [`Event::Data`] for what arrives on a valid pair
+//! (told apart from STUN by the first byte, RFC 7983).
+
+mod checklist;
+mod checks;
+mod consent;
+mod gather;
+mod nominate;
+mod types;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use candidate_gather::transaction::{RetransmitConfig, Transactions};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use stun_proto::demux::{PacketKind, classify};
+use stun_proto::{IntegrityKey, Transmit};
+
+pub use types::{AgentConfig, AgentError, ConnectionState, Event, Role, StreamConfig, StreamId};
+
+use crate::candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
+use crate::credentials::Credentials;
+use checklist::Checklist;
+
+/// Which transaction a check, gathering or consent response belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CheckKey {
+    stream: usize,
+    generation: u32,
+    pair: usize,
+    nominating: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GatherKey {
+    stream: usize,
+    base: SocketAddr,
+    server: SocketAddr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ConsentKey {
+    stream: usize,
+    component: u16,
+}
+
+/// Credentials with their prepared integrity key.
+#[derive(Clone, Debug)]
+pub(crate) struct Keyed {
+    creds: Credentials,
+    key: Option<IntegrityKey>,
+}
+
+impl Keyed {
+    fn new(creds: Credentials) -> Self {
+        let key = IntegrityKey::short_term(creds.pwd()).ok();
+        Keyed { creds, key }
+    }
+}
+
+/// The pair a component sends on.
+#[derive(Clone, Debug)]
+pub(crate) struct Selected {
+    base: SocketAddr,
+    remote_addr: SocketAddr,
+    local_candidate: Candidate,
+    remote_candidate: Candidate,
+    /// The credentials of the checklist that chose it: consent checks keep
+    /// using them through an ICE restart until a new pair is selected.
+    local_keys: Keyed,
+    remote_keys: Keyed,
+    last_consent: Instant,
+    next_consent: Instant,
+    expired: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Component {
+    id: u16,
+    bases: Vec<SocketAddr>,
+    selected: Option<Selected>,
+    first_valid_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Stream {
+    components: Vec<Component>,
+    local: Keyed,
+    remote: Option<Keyed>,
+    /// The local credentials before the last restart, still answered for
+    /// consent on the old selected pair.
+    previous_local: Option<Keyed>,
+    generation: u32,
+    list: Checklist,
+    unresolved: Vec<Candidate>,
+    remote_end_of_candidates: bool,
+    gather_queue: VecDeque<(SocketAddr, SocketAddr)>,
+    gathering_pending: usize,
+    state: ConnectionState,
+    checking: bool,
+    closed: bool,
+    prflx_count: u32,
+}
+
+impl Stream {
+    fn component(&self, id: u16) -> Option<&Component> {
+        self.components.iter().find(|c| c.id == id)
+    }
+
+    fn component_mut(&mut self, id: u16) -> Option<&mut Component> {
+        self.components.iter_mut().find(|c| c.id == id)
+    }
+}
+
+/// The ICE agent (see the module documentation).
+pub struct Agent {
+    config: AgentConfig,
+    rng: ChaCha8Rng,
+    role: Role,
+    tie_breaker: u64,
+    remote_lite: bool,
+    streams: Vec<Stream>,
+    sockets: BTreeMap<SocketAddr, (usize, u16)>,
+    checks: Transactions<CheckKey>,
+    gathers: Transactions<GatherKey>,
+    consents: Transactions<ConsentKey>,
+    out: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    next_pace: Instant,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("role", &self.role)
+            .field("streams", &self.streams.len())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// A new agent; `now` starts its clock.
+    pub fn new(config: AgentConfig, now: Instant) -> Agent {
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let tie_breaker = rng.next_u64();
+        let role = if config.lite {
+            Role::Controlled
+        } else {
+            config.role
+        };
+        let consent_retransmit = RetransmitConfig {
+            rc: 5,
+            ..config.retransmit
+        };
+        Agent {
+            rng,
+            role,
+            tie_breaker,
+            remote_lite: false,
+            streams: Vec::new(),
+            sockets: BTreeMap::new(),
+            checks: Transactions::new(config.retransmit),
+            gathers: Transactions::new(config.retransmit),
+            consents: Transactions::new(consent_retransmit),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            next_pace: now,
+            closed: false,
+            config,
+        }
+    }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Adds a stream: its host candidates are emitted at once, and
+    /// server-reflexive ones as the STUN servers answer.
+    pub fn add_stream(
+        &mut self,
+        now: Instant,
+        config: StreamConfig,
+    ) -> Result<StreamId, AgentError> {
+        if self.closed {
+            return Err(AgentError::Closed);
+        }
+        let index = self.streams.len();
+        let components: Vec<Component> = config
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, bases)| Component {
+                id: u16::try_from(i + 1).unwrap_or(u16::MAX),
+                bases: bases.clone(),
+                selected: None,
+                first_valid_at: None,
+            })
+            .collect();
+        for c in &components {
+            for b in &c.bases {
+                self.sockets.insert(*b, (index, c.id));
+            }
+        }
+        let local = Keyed::new(Credentials::generate(&mut self.rng));
+        self.streams.push(Stream {
+            components,
+            local,
+            remote: None,
+            previous_local: None,
+            generation: 0,
+            list: Checklist::default(),
+            unresolved: Vec::new(),
+            remote_end_of_candidates: false,
+            gather_queue: VecDeque::new(),
+            gathering_pending: 0,
+            state: ConnectionState::New,
+            checking: false,
+            closed: false,
+            prflx_count: 0,
+        });
+        let id = StreamId(u32::try_from(index).unwrap_or(u32::MAX));
+        self.gather(now, index);
+        Ok(id)
+    }
+
+    fn stream_index(&self, id: StreamId) -> Result<usize, AgentError> {
+        let i = id.0 as usize;
+        match self.streams.get(i) {
+            Some(s) if !s.closed => Ok(i),
+            _ => Err(AgentError::UnknownStream),
+        }
+    }
+
+    /// The stream's local credentials, to send to the peer.
+    pub fn local_credentials(&self, stream: StreamId) -> Result<Credentials, AgentError> {
+        let i = self.stream_index(stream)?;
+        self.streams
+            .get(i)
+            .map(|s| s.local.creds.clone())
+            .ok_or(AgentError::UnknownStream)
+    }
+
+    /// The peer's credentials for the stream (from its description).
+    pub fn set_remote_credentials(
+        &mut self,
+        stream: StreamId,
+        creds: Credentials,
+    ) -> Result<(), AgentError> {
+        let i = self.stream_index(stream)?;
+        if let Some(s) = self.streams.get_mut(i) {
+            s.remote = Some(Keyed::new(creds));
+        }
+        Ok(())
+    }
+
+    /// The peer is an ICE-lite agent (`a=ice-lite`): this agent becomes
+    /// controlling (RFC 8445 §6.1.1).
+    pub fn set_remote_lite(&mut self, lite: bool) {
+        self.remote_lite = lite;
+        if lite && !self.config.lite && self.role != Role::Controlling {
+            self.set_role(Role::Controlling);
+        }
+    }
+
+    /// A remote candidate (trickled, or from the description). TCP
+    /// candidates are kept out; names (mDNS) wait until resolved.
+    pub fn add_remote_candidate(
+        &mut self,
+        stream: StreamId,
+        candidate: Candidate,
+    ) -> Result<(), AgentError> {
+        let i = self.stream_index(stream)?;
+        let role = self.role;
+        let max = self.config.max_pairs;
+        let s = self.streams.get_mut(i).ok_or(AgentError::UnknownStream)?;
+        if s.component(candidate.component).is_none() {
+            return Err(AgentError::UnknownComponent);
+        }
+        if candidate.transport != TransportProtocol::Udp {
+            return Err(AgentError::UnusableCandidate);
+        }
+        if let CandidateAddress::Name { .. } = candidate.address {
+            if !s.unresolved.contains(&candidate) {
+                s.unresolved.push(candidate);
+            }
+            return Ok(());
+        }
+        s.list.add_remote(role, max, candidate);
+        Ok(())
+    }
+
+    /// The address an mDNS name resolved to: candidates with that name are
+    /// paired now.
+    pub fn resolve_name(
+        &mut self,
+        stream: StreamId,
+        name: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<(), AgentError> {
+        let i = self.stream_index(stream)?;
+        let resolved: Vec<Candidate> = {
+            let s = self.streams.get_mut(i).ok_or(AgentError::UnknownStream)?;
+            let (matching, rest): (Vec<Candidate>, Vec<Candidate>) =
+                s.unresolved.drain(..).partition(
+                    |c| matches!(&c.address, CandidateAddress::Name { name: n, .. } if n == name),
+                );
+            s.unresolved = rest;
+            matching
+        };
+        for mut c in resolved {
+            if let CandidateAddress::Name { port, .. } = c.address {
+                c.address = CandidateAddress::Ip(SocketAddr::new(ip, port));
+                self.add_remote_candidate(stream, c)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The peer sent end-of-candidates: once every pair has failed, the
+    /// stream fails instead of waiting for more.
+    pub fn end_of_remote_candidates(&mut self, stream: StreamId) -> Result<(), AgentError> {
+        let i = self.stream_index(stream)?;
+        if let Some(s) = self.streams.get_mut(i) {
+            s.remote_end_of_candidates = true;
+        }
+        Ok(())
+    }
+
+    /// ICE restart (RFC 8445 §9): new local credentials, a new checklist;
+    /// the selected pairs keep carrying data (and consent) until new ones
+    /// are selected. Send the new credentials and candidates to the peer,
+    /// and give it the peer's new credentials and candidates.
+    pub fn restart(&mut self, now: Instant, stream: StreamId) -> Result<Credentials, AgentError> {
+        let i = self.stream_index(stream)?;
+        let creds = Credentials::generate(&mut self.rng);
+        let Some(s) = self.streams.get_mut(i) else {
+            return Err(AgentError::UnknownStream);
+        };
+        let old = std::mem::replace(&mut s.local, Keyed::new(creds.clone()));
+        s.previous_local = Some(old);
+        s.remote = None;
+        s.remote_end_of_candidates = false;
+        s.generation = s.generation.wrapping_add(1);
+        let locals: Vec<checklist::Local> = s
+            .list
+            .locals
+            .iter()
+            .filter(|l| l.signalled)
+            .cloned()
+            .collect();
+        s.list = Checklist::default();
+        s.unresolved.clear();
+        s.checking = false;
+        for c in &mut s.components {
+            c.first_valid_at = None;
+        }
+        let role = self.role;
+        let max = self.config.max_pairs;
+        for l in locals {
+            let candidate = l.candidate.clone();
+            s.list.add_local(role, max, l);
+            self.events
+                .push_back(Event::LocalCandidate { stream, candidate });
+        }
+        if s.gathering_pending == 0 {
+            self.events.push_back(Event::GatheringComplete { stream });
+        }
+        let _ = now;
+        Ok(creds)
+    }
+
+    /// Closes the agent: everything stops, every stream reports `Closed`.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.out.clear();
+        for (i, s) in self.streams.iter_mut().enumerate() {
+            s.closed = true;
+            if s.state != ConnectionState::Closed {
+                s.state = ConnectionState::Closed;
+                let stream = StreamId(u32::try_from(i).unwrap_or(u32::MAX));
+                self.events.push_back(Event::StateChanged {
+                    stream,
+                    state: ConnectionState::Closed,
+                });
+            }
+        }
+    }
+
+    /// Sends application data on the component's selected pair.
+    pub fn send(
+        &mut self,
+        stream: StreamId,
+        component: u16,
+        data: &[u8],
+    ) -> Result<(), AgentError> {
+        if self.closed {
+            return Err(AgentError::Closed);
+        }
+        let i = self.stream_index(stream)?;
+        let s = self.streams.get(i).ok_or(AgentError::UnknownStream)?;
+        let c = s.component(component).ok_or(AgentError::UnknownComponent)?;
+        let sel = c.selected.as_ref().ok_or(AgentError::NotConnected)?;
+        if sel.expired {
+            return Err(AgentError::ConsentExpired);
+        }
+        self.out.push_back(Transmit {
+            from: sel.base,
+            to: sel.remote_addr,
+            data: data.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Takes one datagram that arrived on a socket of the agent.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        if self.closed {
+            return;
+        }
+        let Some(&(stream, component)) = self.sockets.get(&local) else {
+            return;
+        };
+        match classify(data) {
+            PacketKind::Stun => self.handle_stun(now, stream, component, local, remote, data),
+            PacketKind::Dtls
+            | PacketKind::Rtp
+            | PacketKind::Zrtp
+            | PacketKind::Quic
+            | PacketKind::ChannelData => self.handle_data(stream, component, local, remote, data),
+            _ => {}
+        }
+        self.after_input(now);
+    }
+
+    fn handle_data(
+        &mut self,
+        stream: usize,
+        component: u16,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        let Some(s) = self.streams.get(stream) else {
+            return;
+        };
+        let selected = s
+            .component(component)
+            .and_then(|c| c.selected.as_ref())
+            .is_some_and(|sel| sel.base == local && sel.remote_addr == remote);
+        let valid = s.list.valid.iter().any(|v| {
+            v.component == component
+                && s.list
+                    .pairs
+                    .get(v.pair)
+                    .is_some_and(|p| p.base == local && p.remote_addr == remote)
+        });
+        if selected || valid {
+            let stream = StreamId(u32::try_from(stream).unwrap_or(u32::MAX));
+            self.events.push_back(Event::Data {
+                stream,
+                component,
+                data: data.to_vec(),
+            });
+        }
+    }
+
+    /// Retransmits, paces new checks, nominates, runs consent.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.gather_timeouts(now);
+        self.check_timeouts(now);
+        self.consent_timeouts(now);
+        self.after_input(now);
+    }
+
+    /// The work that follows any input: paced transactions, nomination,
+    /// consent, states.
+    fn after_input(&mut self, now: Instant) {
+        while self.next_pace <= now {
+            if !self.start_paced_transaction(now) {
+                break;
+            }
+            self.next_pace = now + self.config.ta;
+        }
+        self.nominate(now);
+        self.run_consent(now);
+        self.update_states(now);
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.closed {
+            return None;
+        }
+        self.out
+            .pop_front()
+            .or_else(|| self.gathers.poll_transmit())
+            .or_else(|| self.checks.poll_transmit())
+            .or_else(|| self.consents.poll_transmit())
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Agent::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        let pace = self.has_paced_work().then_some(self.next_pace);
+        [
+            pace,
+            self.checks.poll_timeout(),
+            self.gathers.poll_timeout(),
+            self.consents.poll_timeout(),
+            self.nomination_deadline(),
+            self.consent_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn set_role(&mut self, role: Role) {
+        if self.role == role {
+            return;
+        }
+        self.role = role;
+        for s in &mut self.streams {
+            s.list.reprioritise(role);
+        }
+        self.events.push_back(Event::RoleChanged { role });
+    }
+
+    fn stream_id(index: usize) -> StreamId {
+        StreamId(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
+    fn next_prflx_foundation(&mut self, stream: usize) -> String {
+        let n = self.streams.get_mut(stream).map_or(0, |s| {
+            s.prflx_count = s.prflx_count.wrapping_add(1);
+            s.prflx_count
+        });
+        format!("prflx{n}")
+    }
+
+    fn local_kind_of_base(&self, stream: usize, base: SocketAddr) -> Option<usize> {
+        let s = self.streams.get(stream)?;
+        s.list
+            .locals
+            .iter()
+            .position(|l| l.base == base && l.candidate.kind == CandidateType::Host)
+    }
+}

@@ -1,0 +1,214 @@
+//! The agent's public vocabulary: configuration, roles, states, events and
+//! errors.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use candidate_gather::transaction::RetransmitConfig;
+
+use crate::candidate::Candidate;
+
+/// The ICE role (RFC 8445 §6.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Nominates the pair (usually the offerer).
+    Controlling,
+    /// Accepts the nomination.
+    Controlled,
+}
+
+impl Role {
+    /// The other role.
+    pub const fn other(self) -> Role {
+        match self {
+            Role::Controlling => Role::Controlled,
+            Role::Controlled => Role::Controlling,
+        }
+    }
+}
+
+/// A stream's connection state, mirroring `RTCIceTransportState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Nothing checked yet.
+    New,
+    /// Checks are running; no usable pair for every component yet.
+    Checking,
+    /// Every component has a selected pair.
+    Connected,
+    /// Connected, and checking is over (nothing left to check, and the peer
+    /// has said end-of-candidates).
+    Completed,
+    /// Consent checks go unanswered for one of the selected pairs (RFC 7675);
+    /// data still flows until consent expires.
+    Disconnected,
+    /// Every pair failed after end-of-candidates, or consent expired: no
+    /// data can be sent.
+    Failed,
+    /// Closed by the application.
+    Closed,
+}
+
+/// A stream's handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(pub(crate) u32);
+
+/// What the agent tells the application.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A local candidate to send to the peer (trickle, RFC 8838).
+    LocalCandidate {
+        /// The stream.
+        stream: StreamId,
+        /// The candidate.
+        candidate: Candidate,
+    },
+    /// Gathering finished for a stream: send end-of-candidates.
+    GatheringComplete {
+        /// The stream.
+        stream: StreamId,
+    },
+    /// A stream's connection state changed.
+    StateChanged {
+        /// The stream.
+        stream: StreamId,
+        /// The new state.
+        state: ConnectionState,
+    },
+    /// A component's selected pair: application data goes over it.
+    SelectedPair {
+        /// The stream.
+        stream: StreamId,
+        /// The component.
+        component: u16,
+        /// The local candidate.
+        local: Candidate,
+        /// The remote candidate.
+        remote: Candidate,
+    },
+    /// A role conflict was resolved by switching role (RFC 8445 §7.3.1.1).
+    RoleChanged {
+        /// The new role.
+        role: Role,
+    },
+    /// Application data arrived on a valid pair.
+    Data {
+        /// The stream.
+        stream: StreamId,
+        /// The component.
+        component: u16,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+}
+
+/// One stream's components, each with the local sockets (bases) the driver
+/// has bound for it.
+#[derive(Clone, Debug, Default)]
+pub struct StreamConfig {
+    /// Component `i + 1`'s sockets.
+    pub components: Vec<Vec<SocketAddr>>,
+}
+
+impl StreamConfig {
+    /// One component (RTP and RTCP multiplexed, as WebRTC does) on these
+    /// sockets.
+    pub fn single(sockets: Vec<SocketAddr>) -> Self {
+        StreamConfig {
+            components: vec![sockets],
+        }
+    }
+}
+
+/// The agent's configuration.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// The initial role.
+    pub role: Role,
+    /// Act as an ICE-lite agent (RFC 8445 §2.5): host candidates only, no
+    /// checks of its own, always controlled.
+    pub lite: bool,
+    /// STUN servers for server-reflexive candidates.
+    pub stun_servers: Vec<SocketAddr>,
+    /// Pacing of new transactions, Ta (RFC 8445 §14.2); 50 ms.
+    pub ta: Duration,
+    /// The most pairs a checklist keeps (RFC 8445 §6.1.2.5); 100.
+    pub max_pairs: usize,
+    /// Retransmission of checks and STUN requests (RFC 8489 §6.2.1).
+    pub retransmit: RetransmitConfig,
+    /// How long the controlling agent waits after the first valid pair of
+    /// a component for a better one before nominating (regular nomination,
+    /// RFC 8445 §8.1.1); it nominates at once when no better pair is left.
+    pub nomination_delay: Duration,
+    /// Consent checks every this long, ±20 % (RFC 7675 §5.1); 5 s.
+    pub consent_interval: Duration,
+    /// Consent expires after this long without an answer (RFC 7675); 30 s.
+    pub consent_timeout: Duration,
+    /// Offer loopback addresses as host candidates.
+    pub include_loopback: bool,
+    /// Offer link-local addresses as host candidates.
+    pub include_link_local: bool,
+    /// Seed of the agent's RNG (credentials, tie-breaker, transaction ids,
+    /// consent jitter).
+    pub seed: u64,
+}
+
+impl AgentConfig {
+    /// Defaults for a role and seed.
+    pub fn new(role: Role, seed: u64) -> Self {
+        AgentConfig {
+            role,
+            lite: false,
+            stun_servers: Vec::new(),
+            ta: Duration::from_millis(50),
+            max_pairs: 100,
+            retransmit: RetransmitConfig::default(),
+            nomination_delay: Duration::from_millis(500),
+            consent_interval: Duration::from_secs(5),
+            consent_timeout: Duration::from_secs(30),
+            include_loopback: false,
+            include_link_local: false,
+            seed,
+        }
+    }
+}
+
+/// A misuse of the API, or a send that cannot happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// No stream with this id (or it is closed).
+    UnknownStream,
+    /// No component with this id in the stream.
+    UnknownComponent,
+    /// The component has no selected pair yet.
+    NotConnected,
+    /// Consent expired (RFC 7675): sending stopped.
+    ConsentExpired,
+    /// The agent is closed.
+    Closed,
+    /// A remote candidate for another transport or component than the
+    /// stream has.
+    UnusableCandidate,
+}
+
+impl fmt::Display for AgentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AgentError::UnknownStream => "no such stream",
+            AgentError::UnknownComponent => "no such component in the stream",
+            AgentError::NotConnected => "the component has no selected pair yet",
+            AgentError::ConsentExpired => {
+                "consent expired (RFC 7675): the peer stopped answering, sending stopped"
+            }
+            AgentError::Closed => "the agent is closed",
+            AgentError::UnusableCandidate => {
+                "the candidate is for a component or transport this stream does not have"
+            }
+        })
+    }
+}
+
+impl std::error::Error for AgentError {}
