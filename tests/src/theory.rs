@@ -143,3 +143,26 @@ pub fn predict(a: Kind, b: Kind) -> bool {
     let (b_by_b, a_by_b) = chain(b, a);
     (a_by_a || a_by_b) && (b_by_a || b_by_b)
 }
+
+/// Whether two ICE agents (with a STUN server, no relay) connect.
+///
+/// ICE is stricter than punching: a check succeeds only if its response
+/// comes from the address the request went to (RFC 8445 §7.2.5.2.1), so
+/// the agents need a pair of public addresses `(a, b)` with
+/// `a = map_A(b)` and `b = map_B(a)`. When both mappings are
+/// address-and-port-dependent no such pair can exist: `a` is created by
+/// A's first packet to `b`, which must already exist, and `b` by B's first
+/// packet to `a`, which must already exist. Punching with endpoint-
+/// independent or address-dependent filtering still gets datagrams
+/// through both ways there, but on four different addresses, and that is
+/// not a usable ICE pair. Everywhere else ICE connects exactly where
+/// punching does.
+pub fn predict_ice(a: Kind, b: Kind) -> bool {
+    let apdm = |k: Kind| {
+        matches!(
+            k.behaviour(),
+            Some((MappingBehavior::AddressAndPortDependent, _))
+        )
+    };
+    predict(a, b) && !(apdm(a) && apdm(b))
+}

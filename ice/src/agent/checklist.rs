@@ -15,6 +15,13 @@
 //!   from the local candidate the mapped address names and the checked
 //!   pair's remote candidate.
 //!
+//! - §7.3.1.3 peer-reflexive remote candidates are learnt up to
+//!   [`PEER_REFLEXIVE_LIMIT`] per component. Two NATs that both map every
+//!   destination anew (address-and-port-dependent mapping) answer each
+//!   triggered check from a fresh address, so without a limit the agents
+//!   would learn candidates and start checks for ever and never fail; it
+//!   also bounds what an authenticated peer can make us store.
+//!
 //! Candidates and pairs are held in `Vec`s and referred to by index; nothing
 //! is ever removed from them while the checklist lives (a restart makes a new
 //! checklist), so an index cannot go stale.
@@ -24,6 +31,10 @@ use std::net::SocketAddr;
 use crate::candidate::{Candidate, CandidateType, TransportProtocol, pair_priority};
 
 use super::types::Role;
+
+/// How many peer-reflexive remote candidates a component learns; requests
+/// from further new addresses are answered but teach nothing.
+pub(crate) const PEER_REFLEXIVE_LIMIT: usize = 16;
 
 /// A local candidate and the socket it sends from.
 #[derive(Clone, Debug)]
@@ -386,6 +397,18 @@ impl Checklist {
         self.remotes
             .iter()
             .position(|r| r.candidate.component == component && r.addr() == Some(addr))
+    }
+
+    /// Whether `component` may learn another peer-reflexive candidate.
+    pub fn may_learn_peer_reflexive(&self, component: u16) -> bool {
+        self.remotes
+            .iter()
+            .filter(|r| {
+                r.candidate.component == component
+                    && r.candidate.kind == CandidateType::PeerReflexive
+            })
+            .count()
+            < PEER_REFLEXIVE_LIMIT
     }
 
     /// The pair on `base` to `remote`, if any.

@@ -407,6 +407,9 @@ impl Agent {
         s.checking = true;
         let remote = match s.list.remote_at(component, source) {
             Some(r) => r,
+            // Answered already; the limit keeps two address-and-port-
+            // dependent NATs from feeding each other new addresses forever.
+            None if !s.list.may_learn_peer_reflexive(component) => return,
             None => s.list.add_remote(
                 role,
                 max,
