@@ -21,7 +21,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -154,6 +154,7 @@ impl<S: Copy> Prober<S> {
             rto: retransmit.rto,
             rc: 1,
             rm: CONTROL_WINDOW_RTOS,
+            max_interval: Duration::MAX,
         };
         Prober {
             tx: Transactions::new(retransmit),
