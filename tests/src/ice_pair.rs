@@ -153,6 +153,8 @@ pub struct IcePair {
     signalling: Signalling,
     rng: ChaCha8Rng,
     in_flight: Vec<(Instant, HostId, Message)>,
+    /// When each host was handed its first remote candidate.
+    first_candidate: Vec<(HostId, Instant)>,
 }
 
 impl IcePair {
@@ -190,6 +192,7 @@ impl IcePair {
             signalling,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5167),
             in_flight: Vec::new(),
+            first_candidate: Vec::new(),
         }
     }
 
@@ -230,6 +233,11 @@ impl IcePair {
             .collect();
         for i in due.into_iter().rev() {
             let (_, to, msg) = self.in_flight.remove(i);
+            if matches!(msg, Message::Candidate(_))
+                && !self.first_candidate.iter().any(|(h, _)| *h == to)
+            {
+                self.first_candidate.push((to, now));
+            }
             sim.with_endpoint::<Peer, _>(to, |p, now| {
                 let s = p.stream;
                 match msg {
@@ -279,6 +287,13 @@ impl IcePair {
         }
         self.carry(sim);
         done(sim, self)
+    }
+
+    /// When `host` was handed its first remote candidate (checks can start).
+    pub fn first_candidate_at(&self, host: HostId) -> Option<Instant> {
+        self.first_candidate
+            .iter()
+            .find_map(|(h, t)| (*h == host).then_some(*t))
     }
 
     /// Both agents connected (or completed).

@@ -27,6 +27,7 @@
 //! checklist), so an index cannot go stale.
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use crate::candidate::{Candidate, CandidateType, TransportProtocol, pair_priority};
 
@@ -84,6 +85,8 @@ pub(crate) struct Pair {
     pub nominating: bool,
     /// Dropped by the cap: never checked.
     pub pruned: bool,
+    /// When its current check started (it became In-Progress).
+    pub checked_at: Option<Instant>,
 }
 
 /// A pair whose check succeeded (RFC 8445 §7.2.5.3.2).
@@ -96,6 +99,9 @@ pub(crate) struct Valid {
     pub pair: usize,
     pub priority: u64,
     pub nominated: bool,
+    /// From the check's start to its success response (retransmissions
+    /// included, so never an underestimate).
+    pub rtt: Duration,
 }
 
 /// A checklist: candidates, pairs, the valid list.
@@ -218,6 +224,7 @@ impl Checklist {
             nominate_on_success: false,
             nominating: false,
             pruned: false,
+            checked_at: None,
         });
         Some(self.pairs.len() - 1)
     }
@@ -328,17 +335,48 @@ impl Checklist {
         })
     }
 
-    /// Whether a pending pair of `component` outranks `priority`.
-    pub fn better_pending(&self, component: u16, priority: u64) -> bool {
+    /// Whether a pair of `component` that outranks `priority` may still
+    /// succeed: one not yet checked, or one whose check has been out for
+    /// less than `patience`.
+    pub fn better_pending(
+        &self,
+        component: u16,
+        priority: u64,
+        now: Instant,
+        patience: Duration,
+    ) -> bool {
         self.pairs.iter().any(|p| {
             p.component == component
                 && !p.pruned
                 && p.priority > priority
-                && matches!(
-                    p.state,
-                    PairState::Frozen | PairState::Waiting | PairState::InProgress
-                )
+                && match p.state {
+                    PairState::Frozen | PairState::Waiting => true,
+                    PairState::InProgress => p.checked_at.is_none_or(|t| now < t + patience),
+                    PairState::Succeeded | PairState::Failed => false,
+                }
         })
+    }
+
+    /// When the next in-progress check of a pair better than `priority`
+    /// runs out of `patience` (after `now`).
+    pub fn patience_ends(
+        &self,
+        component: u16,
+        priority: u64,
+        now: Instant,
+        patience: Duration,
+    ) -> Option<Instant> {
+        self.pairs
+            .iter()
+            .filter(|p| {
+                p.component == component
+                    && !p.pruned
+                    && p.priority > priority
+                    && p.state == PairState::InProgress
+            })
+            .filter_map(|p| p.checked_at?.checked_add(patience))
+            .filter(|t| *t > now)
+            .min()
     }
 
     /// Adds (or finds) a valid pair.
@@ -349,6 +387,7 @@ impl Checklist {
         local: usize,
         remote: usize,
         pair: usize,
+        rtt: Duration,
     ) -> usize {
         if let Some(i) = self
             .valid
@@ -365,6 +404,7 @@ impl Checklist {
             pair,
             priority,
             nominated: false,
+            rtt,
         });
         self.valid.len() - 1
     }

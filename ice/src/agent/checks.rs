@@ -3,7 +3,10 @@
 //! - §6.1.4.2 scheduling: one new transaction per Ta across all streams:
 //!   gathering requests, then the triggered-check queue, then the
 //!   highest-priority Waiting pair, then, if nothing waits, one Frozen pair
-//!   per idle foundation is unfrozen. Retransmissions are not paced.
+//!   per idle foundation is unfrozen. Retransmissions are not paced; §14.3
+//!   instead stretches each check's RTO to Ta × (checks waiting or in
+//!   progress), at least 500 ms, and `AgentConfig::check_retransmit`
+//!   repeats a check every RTO rather than doubling the interval.
 //! - §7.2.2 a check: USERNAME `remote:local`, PRIORITY (the peer-reflexive
 //!   priority of the base), ICE-CONTROLLING or ICE-CONTROLLED with the
 //!   tie-breaker, USE-CANDIDATE when nominating, MESSAGE-INTEGRITY with the
@@ -24,10 +27,13 @@
 //!   XOR-MAPPED-ADDRESS; an unknown source becomes a remote peer-reflexive
 //!   candidate (§7.3.1.3) and its pair gets a triggered check (§7.3.1.4);
 //!   USE-CANDIDATE nominates the pair now or when its check succeeds
-//!   (§7.3.1.5).
+//!   (§7.3.1.5). A request on a pair whose check is in progress cancels
+//!   that check (no more retransmissions; its answer still counts) and
+//!   triggers a new one at once, so under loss checks follow the peer's
+//!   rather than waiting out the exponential backoff.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use candidate_gather::transaction::{Expect, Finished};
 use stun_proto::attr::{
@@ -192,8 +198,23 @@ impl Agent {
             generation,
             pair,
             nominating,
+            role: self.role,
         };
-        self.checks.start(
+        // §14.3: RTO = max(500 ms, Ta × (Waiting + In-Progress checks)).
+        let active = self
+            .streams
+            .iter()
+            .flat_map(|s| s.list.pairs.iter())
+            .filter(|p| matches!(p.state, PairState::Waiting | PairState::InProgress))
+            .count();
+        let base_rto = self.config.check_retransmit.rto;
+        let rto = base_rto.max(
+            self.config
+                .ta
+                .saturating_mul(active.try_into().unwrap_or(u32::MAX)),
+        );
+        let retransmit = self.config.check_retransmit.with_rto(rto);
+        self.checks.start_with(
             now,
             ck,
             id,
@@ -201,10 +222,14 @@ impl Agent {
             p.remote_addr,
             Expect::reply(p.base, p.remote_addr),
             bytes,
+            retransmit,
         );
         if let Some(s) = self.streams.get_mut(stream) {
             s.checking = true;
             if let Some(p) = s.list.pairs.get_mut(pair) {
+                if p.state != PairState::InProgress {
+                    p.checked_at = Some(now);
+                }
                 p.state = PairState::InProgress;
             }
         }
@@ -436,7 +461,9 @@ impl Agent {
             // A lite agent checks nothing: a nominating request makes the
             // pair valid and nominated at once (RFC 8445 §7.3.1.5).
             if use_candidate {
-                let v = s.list.add_valid(role, component, local, remote, pair);
+                let v = s
+                    .list
+                    .add_valid(role, component, local, remote, pair, Duration::ZERO);
                 if let Some(v) = s.list.valid.get_mut(v) {
                     v.nominated = true;
                 }
@@ -457,9 +484,20 @@ impl Agent {
                 }
             }
             PairState::InProgress => {
+                // §7.3.1.4: the running check is cancelled (its answer
+                // still counts) and a new one triggered at once, instead
+                // of waiting out its retransmission backoff.
+                p.state = PairState::Waiting;
                 if use_candidate {
                     p.nominate_on_success = true;
                 }
+                if !s.list.triggered.contains(&pair) {
+                    s.list.triggered.push_back(pair);
+                }
+                let generation = s.generation;
+                self.checks.cancel(now, |k| {
+                    k.stream == stream && k.generation == generation && k.pair == pair
+                });
             }
             PairState::Frozen | PairState::Waiting | PairState::Failed => {
                 p.state = PairState::Waiting;
@@ -515,8 +553,9 @@ impl Agent {
         if msg.class() == Class::Error {
             let code = msg.get::<ErrorCode>().ok().flatten().map(|e| e.code());
             if code == Some(ErrorCode::ROLE_CONFLICT) && !self.config.lite {
-                // §7.2.5.1: switch role and check the pair again.
-                self.set_role(self.role.other());
+                // §7.2.5.1: take the role opposite to the one the request
+                // claimed (unless already taken) and check the pair again.
+                self.set_role(key.role.other());
                 if let Some(s) = self.streams.get_mut(stream) {
                     if let Some(p) = s.list.pairs.get_mut(key.pair) {
                         p.state = PairState::Waiting;
@@ -571,9 +610,12 @@ impl Agent {
                     .0
             }
         };
+        let rtt = pair
+            .checked_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
         let v = s
             .list
-            .add_valid(role, pair.component, local, pair.remote, key.pair);
+            .add_valid(role, pair.component, local, pair.remote, key.pair, rtt);
         let nominate = key.nominating || pair.nominate_on_success;
         if let Some(p) = s.list.pairs.get_mut(key.pair) {
             p.nominating = false;
@@ -597,11 +639,15 @@ impl Agent {
         true
     }
 
+    /// A check of the pair failed. Only an in-progress pair fails: a pair
+    /// that meanwhile succeeded through another transaction (a triggered
+    /// check, §7.3.1.4) stays succeeded.
     fn pair_failed(&mut self, stream: usize, pair: usize) {
         if let Some(p) = self
             .streams
             .get_mut(stream)
             .and_then(|s| s.list.pairs.get_mut(pair))
+            .filter(|p| p.state == PairState::InProgress)
         {
             p.state = PairState::Failed;
             p.nominating = false;

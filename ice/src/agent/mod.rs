@@ -48,6 +48,8 @@ pub(crate) struct CheckKey {
     generation: u32,
     pair: usize,
     nominating: bool,
+    /// The role the request claimed (a 487 answer switches away from it).
+    role: Role,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +148,8 @@ pub struct Agent {
     out: VecDeque<Transmit>,
     events: VecDeque<Event>,
     next_pace: Instant,
+    /// The `now` of the latest input (what the timers are relative to).
+    last_input: Instant,
     closed: bool,
 }
 
@@ -180,12 +184,13 @@ impl Agent {
             remote_lite: false,
             streams: Vec::new(),
             sockets: BTreeMap::new(),
-            checks: Transactions::new(config.retransmit),
+            checks: Transactions::new(config.check_retransmit),
             gathers: Transactions::new(config.retransmit),
             consents: Transactions::new(consent_retransmit),
             out: VecDeque::new(),
             events: VecDeque::new(),
             next_pace: now,
+            last_input: now,
             closed: false,
             config,
         }
@@ -508,6 +513,7 @@ impl Agent {
     /// The work that follows any input: paced transactions, nomination,
     /// consent, states.
     fn after_input(&mut self, now: Instant) {
+        self.last_input = self.last_input.max(now);
         while self.next_pace <= now {
             if !self.start_paced_transaction(now) {
                 break;
@@ -547,7 +553,7 @@ impl Agent {
             self.checks.poll_timeout(),
             self.gathers.poll_timeout(),
             self.consents.poll_timeout(),
-            self.nomination_deadline(),
+            self.nomination_deadline(self.last_input),
             self.consent_deadline(),
         ]
         .into_iter()

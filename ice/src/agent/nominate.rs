@@ -4,7 +4,12 @@
 //!   the best valid pair once no pending pair could beat it (or
 //!   [`AgentConfig::nomination_delay`](super::AgentConfig) after the
 //!   component's first valid pair) and checks it again with USE-CANDIDATE;
-//!   when that check succeeds, the pair is nominated.
+//!   when that check succeeds, the pair is nominated. A better pair whose
+//!   check has gone unanswered for two round trips of the valid pair plus
+//!   Ta no longer holds nomination back: with no loss this nominates
+//!   within a few round trips even when unreachable host pairs outrank the
+//!   working server-reflexive one, and under loss the delay still bounds
+//!   the wait.
 //! - The controlled agent nominates what USE-CANDIDATE names (§7.3.1.5),
 //!   which also covers peers that nominate aggressively (every check carries
 //!   USE-CANDIDATE).
@@ -17,9 +22,17 @@
 //!   end-of-candidates, or when consent expired; disconnected while consent
 //!   checks go unanswered (see `consent.rs`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Agent, ConnectionState, Event, Role, Selected};
+
+/// How long a better pair's check may stay unanswered before the
+/// controlling agent stops waiting for it: two round trips of the valid
+/// pair (a better path is rarely slower than a worse one; relayed pairs
+/// are the worst and the slowest) plus one pacing interval.
+fn patience(rtt: Duration, ta: Duration) -> Duration {
+    rtt.saturating_mul(2).saturating_add(ta)
+}
 
 impl Agent {
     /// §8.1.1: starts the nominating check where it is due.
@@ -27,7 +40,7 @@ impl Agent {
         if self.role != Role::Controlling || self.config.lite {
             return;
         }
-        let delay = self.config.nomination_delay;
+        let (delay, ta) = (self.config.nomination_delay, self.config.ta);
         for i in 0..self.streams.len() {
             if !self
                 .streams
@@ -57,8 +70,9 @@ impl Agent {
                     continue;
                 };
                 let (prio, pair) = (v.priority, v.pair);
+                let patience = patience(v.rtt, ta);
                 let first = s.component(c).and_then(|c| c.first_valid_at).unwrap_or(now);
-                if !s.list.better_pending(c, prio) || now >= first + delay {
+                if !s.list.better_pending(c, prio, now, patience) || now >= first + delay {
                     if let Some(p) = s.list.pairs.get_mut(pair) {
                         p.nominating = true;
                     }
@@ -69,7 +83,7 @@ impl Agent {
     }
 
     /// When a delayed nomination is due.
-    pub(super) fn nomination_deadline(&self) -> Option<Instant> {
+    pub(super) fn nomination_deadline(&self, now: Instant) -> Option<Instant> {
         if self.role != Role::Controlling || self.config.lite {
             return None;
         }
@@ -87,10 +101,20 @@ impl Agent {
                             .pairs
                             .iter()
                             .any(|p| p.component == c.id && p.nominating);
-                    (!done).then_some(
-                        c.first_valid_at?
-                            .checked_add(self.config.nomination_delay)?,
-                    )
+                    if done {
+                        return None;
+                    }
+                    let latest = c
+                        .first_valid_at?
+                        .checked_add(self.config.nomination_delay)?;
+                    let best = s.list.valid.get(s.list.best_valid(c.id, false)?)?;
+                    let sooner = s.list.patience_ends(
+                        c.id,
+                        best.priority,
+                        now,
+                        patience(best.rtt, self.config.ta),
+                    );
+                    Some(sooner.map_or(latest, |t| t.min(latest)))
                 })
             })
             .min()
