@@ -87,6 +87,10 @@ pub(crate) struct Pair {
     pub pruned: bool,
     /// When its current check started (it became In-Progress).
     pub checked_at: Option<Instant>,
+    /// Failed on an answer from another address than the check went to
+    /// (§7.2.5.2.1): the path through the peer's NAT is not symmetric, and
+    /// checking again cannot change that.
+    pub asymmetric: bool,
 }
 
 /// A pair whose check succeeded (RFC 8445 §7.2.5.3.2).
@@ -225,6 +229,7 @@ impl Checklist {
             nominating: false,
             pruned: false,
             checked_at: None,
+            asymmetric: false,
         });
         Some(self.pairs.len() - 1)
     }

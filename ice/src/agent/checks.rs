@@ -12,9 +12,10 @@
 //!   tie-breaker, USE-CANDIDATE when nominating, MESSAGE-INTEGRITY with the
 //!   peer's password, FINGERPRINT. Checks wait until the peer's credentials
 //!   are known.
-//! - §7.2.5 responses: accepted only with the peer's integrity, from the
-//!   address the check went to and on its base (the transaction layer
-//!   enforces both, so a spoofed or misrouted answer changes nothing); 487
+//! - §7.2.5 responses: accepted only with the peer's integrity (anything
+//!   else changes nothing), from the address the check went to and on its
+//!   base: an authentic answer on another path fails the pair
+//!   (§7.2.5.2.1), for good (see `Pair::asymmetric`); 487
 //!   switches role and retries the pair; a success makes the pair
 //!   Succeeded, adds the valid pair built from the mapped address (a new
 //!   local peer-reflexive candidate if it matches none, §7.2.5.3.1) and
@@ -35,7 +36,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use candidate_gather::transaction::{Expect, Finished};
+use candidate_gather::transaction::{Expect, Finished, Ignored};
 use stun_proto::attr::{
     ErrorCode, IceControlled, IceControlling, Priority, UseCandidate, Username, XorMappedAddress,
 };
@@ -66,10 +67,22 @@ impl Agent {
                     || (self.can_check(i)
                         && (!s.list.triggered.is_empty()
                             || s.list.best_waiting().is_some()
-                            || s.list
-                                .pairs
-                                .iter()
-                                .any(|p| p.state == PairState::Frozen && !p.pruned))))
+                            || s.list.pairs.iter().any(|p| {
+                                p.state == PairState::Frozen
+                                    && !p.pruned
+                                    && !self.foundation_busy(&p.foundation)
+                            }))))
+        })
+    }
+
+    /// Whether a pair of this foundation is Waiting or In-Progress in any
+    /// checklist, which keeps its Frozen pairs frozen (§6.1.4.2).
+    fn foundation_busy(&self, foundation: &str) -> bool {
+        self.streams.iter().any(|s| {
+            s.list.pairs.iter().any(|p| {
+                p.foundation == foundation
+                    && matches!(p.state, PairState::Waiting | PairState::InProgress)
+            })
         })
     }
 
@@ -114,13 +127,9 @@ impl Agent {
             let busy: Vec<String> = self
                 .streams
                 .iter()
-                .flat_map(|s| {
-                    s.list
-                        .pairs
-                        .iter()
-                        .filter(|p| matches!(p.state, PairState::Waiting | PairState::InProgress))
-                        .map(|p| p.foundation.clone())
-                })
+                .flat_map(|s| s.list.pairs.iter())
+                .filter(|p| matches!(p.state, PairState::Waiting | PairState::InProgress))
+                .map(|p| p.foundation.clone())
                 .collect();
             let unfrozen = self.streams.get_mut(i).is_some_and(|s| {
                 s.list
@@ -483,6 +492,10 @@ impl Agent {
                     self.update_selection(now, stream, component);
                 }
             }
+            _ if p.asymmetric => {
+                // Its answers come from elsewhere: checking it again only
+                // feeds a ping-pong between two per-destination NATs.
+            }
             PairState::InProgress => {
                 // §7.3.1.4: the running check is cancelled (its answer
                 // still counts) and a new one triggered at once, instead
@@ -538,9 +551,26 @@ impl Agent {
             // Not from the peer: ignored, the transaction goes on.
             return true;
         }
-        let Ok(Finished::Answered { .. }) = self.checks.handle_response(local, remote, msg) else {
-            return true;
-        };
+        match self.checks.handle_response(local, remote, msg) {
+            Ok(Finished::Answered { .. }) => {}
+            Err(Ignored::WrongPath) => {
+                // §7.2.5.2.1: an authentic answer from another address than
+                // the check went to (or arriving on another socket) fails
+                // the pair. The NAT in between maps per destination, so
+                // the peer's checks on this pair will not be re-triggered.
+                self.checks.cancel(now, |k| *k == key);
+                self.pair_failed(key.stream, key.pair);
+                if let Some(p) = self
+                    .streams
+                    .get_mut(key.stream)
+                    .and_then(|s| s.list.pairs.get_mut(key.pair))
+                {
+                    p.asymmetric = true;
+                }
+                return true;
+            }
+            _ => return true,
+        }
         let stream = key.stream;
         let Some(pair) = self
             .streams

@@ -148,12 +148,17 @@ impl Agent {
             .flat_map(|s| s.components.iter().filter_map(|c| c.selected.as_ref()))
             .filter(|sel| !sel.expired)
             .flat_map(|sel| {
+                // The disconnected threshold matters once: when it has
+                // passed it is no wake-up any more.
+                let disconnect =
+                    Some(sel.last_consent + timeout / 2).filter(|t| *t > self.last_input);
                 [
-                    sel.next_consent,
-                    sel.last_consent + timeout / 2,
-                    sel.last_consent + timeout,
+                    Some(sel.next_consent),
+                    disconnect,
+                    Some(sel.last_consent + timeout),
                 ]
             })
+            .flatten()
             .min()
     }
 }
