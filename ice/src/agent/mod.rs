@@ -229,6 +229,9 @@ impl Agent {
             }
         }
         let local = Keyed::new(Credentials::generate(&mut self.rng));
+        // Most agents have one stream: do not let the first push reserve
+        // room for four (a `Stream` is several hundred bytes).
+        self.streams.reserve_exact(1);
         self.streams.push(Stream {
             components,
             local,
