@@ -15,6 +15,14 @@
 //!
 //! Addresses are unique per network, not globally: two home networks may
 //! both hold 192.168.1.10 (RFC 1918 §3).
+//!
+//! Step 2 is a lookup, not a scan of the network's middleboxes: each network
+//! keeps an index (`Network::claimed`) of the addresses its middleboxes
+//! claim, updated whenever a host or a NAT is added (the only changes to
+//! what a box claims). Since an address may be claimed only once where it is
+//! visible (`Topology::claim`), the box the index names is the one a scan of
+//! the middleboxes in creation order would have found, so routing with
+//! thousands of NATs on the Internet costs O(log n) per hop.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -91,6 +99,12 @@ pub(crate) struct Network {
     pub(crate) hosts: BTreeMap<IpAddr, HostId>,
     /// Middleboxes whose outside network this is, in creation order.
     pub(crate) children: Vec<NatId>,
+    /// Every address a box in `children` claims, with that box: the
+    /// external addresses of a NAT, and whatever is reachable behind a
+    /// firewall or router (its inside network's hosts and `claimed`, and so
+    /// on down). `Topology::claim` keeps an address from being claimed
+    /// twice, so the box is unique.
+    pub(crate) claimed: BTreeMap<IpAddr, NatId>,
     pub(crate) capture: Option<Capture>,
 }
 
@@ -136,6 +150,7 @@ impl Topology {
             parent,
             hosts: BTreeMap::new(),
             children: Vec::new(),
+            claimed: BTreeMap::new(),
             capture: None,
         });
         NetworkId(self.networks.len() - 1)
@@ -170,12 +185,30 @@ impl Topology {
         }
     }
 
+    /// Records in the indexes that `ip`, just claimed with
+    /// [`Topology::claim`], is reachable on `net` (held there or claimed by a
+    /// box below it): the firewalls and routers `net` is behind now claim it
+    /// on the networks they face, up to the first NAT or the Internet.
+    fn index_up(&mut self, mut net: NetworkId, ip: IpAddr) {
+        while let Some(parent) = self.network(net).parent {
+            let b = self.middlebox(parent);
+            let BoxKind::Firewall(_) = b.kind else {
+                break;
+            };
+            net = b.outside;
+            self.network_mut(net).claimed.insert(ip, parent);
+        }
+    }
+
     /// Attaches a middlebox to `outside` and creates its inside network.
     pub(crate) fn add_box(&mut self, outside: NetworkId, kind: BoxKind) -> NatId {
-        if let BoxKind::Nat(nat) = &kind {
-            for ip in nat.public_ips() {
-                self.claim(outside, *ip);
-            }
+        // A firewall or router claims nothing yet: its inside is empty.
+        let public_ips = match &kind {
+            BoxKind::Nat(nat) => nat.public_ips().to_vec(),
+            BoxKind::Firewall(_) => Vec::new(),
+        };
+        for ip in &public_ips {
+            self.claim(outside, *ip);
         }
         let id = NatId(self.boxes.len());
         let inside = self.push_network(Some(id));
@@ -185,6 +218,10 @@ impl Topology {
             kind,
         });
         self.network_mut(outside).children.push(id);
+        for ip in public_ips {
+            self.network_mut(outside).claimed.insert(ip, id);
+            self.index_up(outside, ip);
+        }
         id
     }
 
@@ -193,6 +230,7 @@ impl Topology {
         for ip in ips {
             self.claim(net, *ip);
             self.network_mut(net).hosts.insert(*ip, host);
+            self.index_up(net, *ip);
         }
     }
 
@@ -202,7 +240,7 @@ impl Topology {
         if let Some(h) = n.hosts.get(&ip) {
             return Route::Host(*h);
         }
-        if let Some(b) = n.children.iter().find(|b| self.claims(**b, ip)) {
+        if let Some(b) = n.claimed.get(&ip) {
             return Route::Down(*b);
         }
         match n.parent {
@@ -211,19 +249,10 @@ impl Topology {
         }
     }
 
-    /// Whether middlebox `id` accepts datagrams for `ip` from its outside.
-    fn claims(&self, id: NatId, ip: IpAddr) -> bool {
-        let b = self.middlebox(id);
-        match &b.kind {
-            BoxKind::Nat(nat) => nat.owns(ip),
-            BoxKind::Firewall(_) => self.reachable_below(b.inside, ip),
-        }
-    }
-
     /// Whether `ip` is held on `net` or claimed by a box below it.
     fn reachable_below(&self, net: NetworkId, ip: IpAddr) -> bool {
         let n = self.network(net);
-        n.hosts.contains_key(&ip) || n.children.iter().any(|b| self.claims(*b, ip))
+        n.hosts.contains_key(&ip) || n.claimed.contains_key(&ip)
     }
 
     /// Passes a datagram from a box's outside to its inside.
@@ -257,6 +286,131 @@ impl Topology {
                 Outbound::Hairpin(p) => Ok((b.inside, p)),
             },
             BoxKind::Firewall(fw) => Ok((b.outside, fw.outbound(now, pkt)?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+
+    use super::super::firewall::FirewallConfig;
+    use super::super::nat::NatConfig;
+    use super::*;
+
+    // The routing of the simulator before the indexes: a scan of every
+    // network's middleboxes in creation order, recursing through firewalls.
+
+    fn scan_claims(t: &Topology, id: NatId, ip: IpAddr) -> bool {
+        let b = t.middlebox(id);
+        match &b.kind {
+            BoxKind::Nat(nat) => nat.owns(ip),
+            BoxKind::Firewall(_) => scan_reachable_below(t, b.inside, ip),
+        }
+    }
+
+    fn scan_reachable_below(t: &Topology, net: NetworkId, ip: IpAddr) -> bool {
+        let n = t.network(net);
+        n.hosts.contains_key(&ip) || n.children.iter().any(|b| scan_claims(t, *b, ip))
+    }
+
+    fn scan_route(t: &Topology, net: NetworkId, ip: IpAddr) -> Route {
+        let n = t.network(net);
+        if let Some(h) = n.hosts.get(&ip) {
+            return Route::Host(*h);
+        }
+        if let Some(b) = n.children.iter().find(|b| scan_claims(t, **b, ip)) {
+            return Route::Down(*b);
+        }
+        match n.parent {
+            Some(b) => Route::Up(b),
+            None => Route::Unroutable,
+        }
+    }
+
+    /// Whether `Topology::claim` must panic for `ip` on `net`.
+    fn scan_in_use(t: &Topology, net: NetworkId, ip: IpAddr) -> bool {
+        if scan_reachable_below(t, net, ip) {
+            return true;
+        }
+        match t.network(net).parent.map(|p| t.middlebox(p)) {
+            Some(b) if matches!(b.kind, BoxKind::Firewall(_)) => scan_in_use(t, b.outside, ip),
+            _ => false,
+        }
+    }
+
+    fn below(rng: &mut ChaCha8Rng, n: usize) -> usize {
+        rng.next_u32() as usize % n
+    }
+
+    /// Random trees of NATs, firewalls and hosts drawing on a few addresses
+    /// (so that many additions collide): after every addition the indexed
+    /// routing agrees with the scan everywhere, and an addition panics
+    /// exactly when the scan says an address is in use.
+    #[test]
+    fn indexed_routing_matches_a_scan_of_the_boxes() {
+        let pool: Vec<IpAddr> = (1..=10)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)))
+            .chain(["fd00::1".parse().unwrap()])
+            .collect();
+        for seed in 0..24 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut t = Topology::new();
+            let mut hosts = 0;
+            for _ in 0..80 {
+                let net = NetworkId(below(&mut rng, t.networks.len()));
+                let a = pool[below(&mut rng, pool.len())];
+                let b = pool[below(&mut rng, pool.len())];
+                match below(&mut rng, 5) {
+                    0 => {
+                        t.add_box(
+                            net,
+                            BoxKind::Firewall(Firewall::new(FirewallConfig::router())),
+                        );
+                    }
+                    1 | 2 => {
+                        // May repeat an address: a NAT may list one twice.
+                        let ips = if below(&mut rng, 2) == 0 {
+                            vec![a]
+                        } else {
+                            vec![a, b]
+                        };
+                        let expect_panic = ips.iter().any(|ip| scan_in_use(&t, net, *ip));
+                        let nat = Nat::new(NatConfig::full_cone(), ips);
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            t.add_box(net, BoxKind::Nat(nat));
+                        }));
+                        assert_eq!(r.is_err(), expect_panic, "seed {seed}: NAT on {net}");
+                    }
+                    _ => {
+                        let ips = if a == b { vec![a] } else { vec![a, b] };
+                        let expect_panic = ips.iter().any(|ip| scan_in_use(&t, net, *ip));
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            t.attach_host(net, &ips, HostId(hosts));
+                        }));
+                        assert_eq!(r.is_err(), expect_panic, "seed {seed}: host on {net}");
+                        hosts += 1;
+                    }
+                }
+                for n in 0..t.networks.len() {
+                    let net = NetworkId(n);
+                    for ip in &pool {
+                        assert_eq!(
+                            t.route(net, *ip),
+                            scan_route(&t, net, *ip),
+                            "seed {seed}: {ip} on {net}"
+                        );
+                        assert_eq!(
+                            t.reachable_below(net, *ip),
+                            scan_reachable_below(&t, net, *ip)
+                        );
+                    }
+                }
+            }
         }
     }
 }
