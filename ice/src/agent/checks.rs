@@ -23,10 +23,12 @@
 //! - §7.3 requests: a missing USERNAME, MESSAGE-INTEGRITY or PRIORITY is
 //!   answered 400; an unknown username fragment or a bad integrity 401,
 //!   and nothing else happens: no candidate, no pair, no state change
-//!   (RFC 8489 §9.1.3). A role conflict (§7.3.1.1) is answered 487 or
-//!   resolved by switching, by the tie-breakers. Otherwise the answer carries
-//!   XOR-MAPPED-ADDRESS; an unknown source becomes a remote peer-reflexive
-//!   candidate (§7.3.1.3) and its pair gets a triggered check (§7.3.1.4);
+//!   (RFC 8489 §9.1.3). An authentic request with unknown
+//!   comprehension-required attributes gets a signed 420 (RFC 8489 §6.3.1;
+//!   an answer with them fails its check, §7.3.3). A role conflict
+//!   (§7.3.1.1) is answered 487 or resolved by switching, by the
+//!   tie-breakers. Otherwise the answer carries XOR-MAPPED-ADDRESS; an
+//!   unknown source becomes a remote peer-reflexive candidate (§7.3.1.3) and its pair gets a triggered check (§7.3.1.4);
 //!   USE-CANDIDATE nominates the pair now or when its check succeeds
 //!   (§7.3.1.5). A request on a pair whose check is in progress cancels
 //!   that check (no more retransmissions; its answer still counts) and
@@ -38,10 +40,12 @@ use std::time::{Duration, Instant};
 
 use candidate_gather::transaction::{Expect, Finished, Ignored};
 use stun_proto::attr::{
-    ErrorCode, IceControlled, IceControlling, Priority, UseCandidate, Username, XorMappedAddress,
+    ErrorCode, IceControlled, IceControlling, Priority, UnknownAttributes, UseCandidate, Username,
+    XorMappedAddress,
 };
 use stun_proto::{
-    Class, IntegrityKey, Message, MessageType, MessageWriter, Method, TransactionId, Transmit,
+    AttributeType, Class, IntegrityKey, Message, MessageType, MessageWriter, Method, TransactionId,
+    Transmit,
 };
 
 use super::checklist::{Local, PairState};
@@ -49,6 +53,9 @@ use super::{Agent, CheckKey, Role};
 use crate::candidate::{
     Candidate, CandidateAddress, CandidateType, TransportProtocol, foundation, priority,
 };
+
+/// How many distinct unknown attributes a 420 names.
+const UNKNOWN_LISTED: usize = 8;
 
 impl Agent {
     fn can_check(&self, stream: usize) -> bool {
@@ -314,6 +321,34 @@ impl Agent {
         });
     }
 
+    /// A 420 (Unknown Attribute) naming `unknown` (RFC 8489 §6.3.1).
+    fn respond_unknown(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        request: &Message<'_>,
+        unknown: &[AttributeType],
+        key: &IntegrityKey,
+    ) {
+        let mut buf = Vec::with_capacity(96);
+        let mut w = MessageWriter::new(
+            &mut buf,
+            MessageType::new(Method::BINDING, Class::Error),
+            request.transaction_id(),
+        );
+        if let Ok(e) = ErrorCode::from_code(ErrorCode::UNKNOWN_ATTRIBUTE) {
+            let _ = w.add(&e);
+        }
+        let _ = w.add(&UnknownAttributes::new(unknown));
+        let _ = w.add_message_integrity(key);
+        let _ = w.add_fingerprint();
+        self.out.push_back(Transmit {
+            from: local,
+            to: remote,
+            data: buf,
+        });
+    }
+
     fn incoming_check(
         &mut self,
         now: Instant,
@@ -349,6 +384,23 @@ impl Agent {
         };
         if msg.verify_integrity(&key).is_err() {
             return self.respond(local, remote, msg, Some(401), None);
+        }
+        // RFC 8489 §6.3.1: unknown comprehension-required attributes get a
+        // 420 naming them (signed: the request was authentic), and nothing
+        // else happens.
+        let mut unknown = [AttributeType(0); UNKNOWN_LISTED];
+        let mut n = 0;
+        for t in msg.unknown_comprehension_required() {
+            if !unknown.get(..n).is_some_and(|seen| seen.contains(&t)) {
+                if let Some(slot) = unknown.get_mut(n) {
+                    *slot = t;
+                    n += 1;
+                }
+            }
+        }
+        if n > 0 {
+            let listed = unknown.get(..n).unwrap_or_default();
+            return self.respond_unknown(local, remote, msg, listed, &key);
         }
         let Ok(Some(Priority(prio))) = msg.get::<Priority>() else {
             return self.respond(local, remote, msg, Some(400), Some(&key));
@@ -395,7 +447,17 @@ impl Agent {
         prio: u32,
         use_candidate: bool,
     ) {
-        let foundation_name = self.next_prflx_foundation(stream);
+        // Counted only for a new source, so a duplicated check changes
+        // nothing later.
+        let known_source = self
+            .streams
+            .get(stream)
+            .is_some_and(|s| s.list.remote_at(component, source).is_some());
+        let foundation_name = if known_source {
+            String::new()
+        } else {
+            self.next_prflx_foundation(stream)
+        };
         let local = match self.local_kind_of_base(stream, base) {
             Some(l) => l,
             None => {
@@ -580,6 +642,11 @@ impl Agent {
         else {
             return true;
         };
+        if msg.unknown_comprehension_required().next().is_some() {
+            // RFC 8489 §7.3.3: discarded, and the transaction has failed.
+            self.pair_failed(stream, key.pair);
+            return true;
+        }
         if msg.class() == Class::Error {
             let code = msg.get::<ErrorCode>().ok().flatten().map(|e| e.code());
             if code == Some(ErrorCode::ROLE_CONFLICT) && !self.config.lite {

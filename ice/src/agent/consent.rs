@@ -125,7 +125,10 @@ impl Agent {
             return;
         }
         if let Ok(Finished::Answered { .. }) = self.consents.handle_response(local, remote, msg) {
+            // RFC 8489 §7.3.3: an answer with unknown comprehension-
+            // required attributes is discarded, its transaction failed.
             if msg.class() == Class::Success
+                && msg.unknown_comprehension_required().next().is_none()
                 && sel.base == local
                 && sel.remote_addr == remote
                 && !sel.expired

@@ -183,8 +183,13 @@ impl Agent {
         let Ok(Finished::Answered { .. }) = self.gathers.handle_response(local, remote, msg) else {
             return true;
         };
+        // RFC 8489 §7.3.3: an answer with unknown comprehension-required
+        // attributes is discarded and the transaction has failed.
+        let understood = msg.unknown_comprehension_required().next().is_none();
         let mapped = match msg.class() {
-            Class::Success => msg.get::<XorMappedAddress>().ok().flatten().map(|x| x.0),
+            Class::Success if understood => {
+                msg.get::<XorMappedAddress>().ok().flatten().map(|x| x.0)
+            }
             _ => None,
         };
         if let Some(mapped) = mapped {

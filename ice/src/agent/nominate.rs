@@ -120,8 +120,38 @@ impl Agent {
             .min()
     }
 
+    /// Whether the component's best nominated valid pair is already its
+    /// selected pair (or there is none).
+    fn selection_unchanged(&self, stream: usize, component: u16) -> bool {
+        let Some(s) = self.streams.get(stream) else {
+            return true;
+        };
+        let Some(v) = s
+            .list
+            .best_valid(component, true)
+            .and_then(|b| s.list.valid.get(b))
+        else {
+            return true;
+        };
+        let Some(pair) = s.list.pairs.get(v.pair) else {
+            return true;
+        };
+        s.component(component)
+            .and_then(|c| c.selected.as_ref())
+            .is_some_and(|sel| {
+                sel.base == pair.base
+                    && sel.remote_addr == pair.remote_addr
+                    && sel.local_keys.creds == s.local.creds
+            })
+    }
+
     /// Makes the component's best nominated valid pair its selected pair.
     pub(super) fn update_selection(&mut self, now: Instant, stream: usize, component: u16) {
+        if self.selection_unchanged(stream, component) {
+            // Nothing to do, and no random draw: a duplicated nominating
+            // check must not shift what the agent does later.
+            return;
+        }
         let jitter = self.consent_jitter();
         let Some(s) = self.streams.get_mut(stream) else {
             return;
@@ -143,17 +173,6 @@ impl Agent {
         let Some(remote_keyed) = s.remote.clone() else {
             return;
         };
-        let same = s
-            .component(component)
-            .and_then(|c| c.selected.as_ref())
-            .is_some_and(|sel| {
-                sel.base == pair.base
-                    && sel.remote_addr == pair.remote_addr
-                    && sel.local_keys.creds == s.local.creds
-            });
-        if same {
-            return;
-        }
         let selected = Selected {
             base: pair.base,
             remote_addr: pair.remote_addr,
