@@ -24,7 +24,13 @@
 //! the other. Open Internet behaves as an endpoint-independent NAT with open
 //! filtering; a blocked client never registers.
 
-use crate::netsim::{FilteringBehavior, MappingBehavior};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::netsim::{
+    FilteringBehavior, FirewallConfig, Link, MappingBehavior, NatConfig, NetworkId, PortAssignment,
+    Sim,
+};
 
 /// A client's situation in the hole-punching and ICE matrices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +101,31 @@ impl Kind {
             }
             Kind::Open => "open Internet".into(),
             Kind::Blocked => "UDP blocked".into(),
+        }
+    }
+
+    /// Puts a client of this kind on the Internet of `sim`, behind its own
+    /// box: a NAT (sequential ports, a 1 ms LAN) with address `public`, a
+    /// UDP-blocking firewall, or nothing. Returns the client's network and
+    /// address (`private` behind a NAT, `public` otherwise).
+    pub fn place(self, sim: &mut Sim, public: IpAddr, private: IpAddr) -> (NetworkId, IpAddr) {
+        let inet = sim.internet();
+        match self {
+            Kind::Open => (inet, public),
+            Kind::Blocked => {
+                let f = sim.add_firewall(inet, FirewallConfig::block_udp());
+                (sim.nat_inside(f), public)
+            }
+            Kind::Nat(m, f) => {
+                let config = NatConfig {
+                    port_assignment: PortAssignment::Sequential,
+                    ..NatConfig::new(m, f)
+                };
+                let n = sim.add_nat(inet, config, &[public]);
+                let lan = sim.nat_inside(n);
+                sim.set_link(lan, Link::with_latency(Duration::from_millis(1)));
+                (lan, private)
+            }
         }
     }
 

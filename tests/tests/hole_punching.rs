@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use ice_tests::netsim::{self, FirewallConfig, Link, NatConfig, Sim, seed};
+use ice_tests::netsim::{self, Link, NatConfig, Sim, seed};
 use ice_tests::punch::{PathKind, PunchClient, PunchState, Rendezvous};
 use ice_tests::theory::{Kind, predict};
 
@@ -25,33 +25,6 @@ const RENDEZVOUS: &str = "198.51.100.50:9999";
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
-}
-
-/// Puts a client of `kind` on the Internet behind its own box; returns its
-/// network and address.
-fn place(sim: &mut Sim, kind: Kind, public: &str, private: &str) -> (netsim::NetworkId, IpAddr) {
-    let inet = sim.internet();
-    let lan = Link {
-        latency: Duration::from_millis(1),
-        ..Link::default()
-    };
-    match kind {
-        Kind::Open => (inet, ip(public)),
-        Kind::Blocked => {
-            let f = sim.add_firewall(inet, FirewallConfig::block_udp());
-            (sim.nat_inside(f), ip(public))
-        }
-        Kind::Nat(m, f) => {
-            let config = NatConfig {
-                port_assignment: netsim::PortAssignment::Sequential,
-                ..NatConfig::new(m, f)
-            };
-            let n = sim.add_nat(inet, config, &[ip(public)]);
-            let net = sim.nat_inside(n);
-            sim.set_link(net, lan);
-            (net, ip(private))
-        }
-    }
 }
 
 fn world(seed: u64) -> Sim {
@@ -134,8 +107,8 @@ fn every_nat_pair_punches_exactly_as_predicted() {
                 let s = seed::derive_seed(run, (i * kinds.len() + j) as u64);
                 let result = seed::with_seed(s, |s| {
                     let mut sim = world(s);
-                    let pa = place(&mut sim, *a, "203.0.113.1", "192.168.1.10");
-                    let pb = place(&mut sim, *b, "203.0.113.2", "192.168.2.20");
+                    let pa = a.place(&mut sim, ip("203.0.113.1"), ip("192.168.1.10"));
+                    let pb = b.place(&mut sim, ip("203.0.113.2"), ip("192.168.2.20"));
                     punch(
                         &mut sim,
                         (pa.0, SocketAddr::new(pa.1, 7000)),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use ice::{AgentConfig, CandidateType, ConnectionState, Role};
 use ice_tests::ice_pair::{IcePair, Peer, Signalling};
-use ice_tests::netsim::{self, FirewallConfig, Link, NatConfig, NetworkId, Sim, seed};
+use ice_tests::netsim::{Link, NatConfig, NetworkId, Sim, seed};
 use ice_tests::theory::{Kind, predict_ice};
 use turn_server::{StunServer, StunServerConfig};
 
@@ -41,27 +41,6 @@ fn world(seed: u64) -> Sim {
         StunServer::new(StunServerConfig::new(stun)),
     );
     sim
-}
-
-fn place(sim: &mut Sim, kind: Kind, public: &str, private: &str) -> (NetworkId, IpAddr) {
-    let inet = sim.internet();
-    match kind {
-        Kind::Open => (inet, ip(public)),
-        Kind::Blocked => {
-            let f = sim.add_firewall(inet, FirewallConfig::block_udp());
-            (sim.nat_inside(f), ip(public))
-        }
-        Kind::Nat(m, f) => {
-            let config = NatConfig {
-                port_assignment: netsim::PortAssignment::Sequential,
-                ..NatConfig::new(m, f)
-            };
-            let n = sim.add_nat(inet, config, &[ip(public)]);
-            let lan = sim.nat_inside(n);
-            sim.set_link(lan, Link::with_latency(Duration::from_millis(1)));
-            (lan, ip(private))
-        }
-    }
 }
 
 fn agent(role: Role, seed: u64) -> AgentConfig {
@@ -126,8 +105,8 @@ fn agents_connect_exactly_where_punching_works() {
             let s = seed::derive_seed(7, (i * kinds.len() + j) as u64);
             let result = seed::with_seed(s, |s| {
                 let mut sim = world(s);
-                let pa = place(&mut sim, *a, "203.0.113.1", "192.168.1.10");
-                let pb = place(&mut sim, *b, "203.0.113.2", "192.168.2.20");
+                let pa = a.place(&mut sim, ip("203.0.113.1"), ip("192.168.1.10"));
+                let pb = b.place(&mut sim, ip("203.0.113.2"), ip("192.168.2.20"));
                 run_pair(&mut sim, pa, pb, s)
             });
             let connected = result
