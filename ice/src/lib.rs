@@ -69,8 +69,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! To come (later issues): relayed candidates through TURN, and the tokio
-//! driver with an async connection for the selected pair.
+//! To come (later issues): a TURN client that allocates relayed candidates
+//! (the agent already takes them, [`Agent::add_relayed_candidate`]), and the
+//! tokio driver with an async connection for the selected pair.
 
 pub mod agent;
 pub mod candidate;
@@ -78,7 +79,7 @@ pub mod credentials;
 pub mod sdp;
 
 pub use agent::{
-    Agent, AgentConfig, AgentError, ConnectionState, Event, Role, StreamConfig, StreamId,
+    Agent, AgentConfig, AgentError, ConnectionState, Event, Relayed, Role, StreamConfig, StreamId,
 };
 pub use candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
 pub use credentials::Credentials;

@@ -154,7 +154,13 @@ impl Node {
             .into_iter()
             .map(|components| {
                 agent
-                    .add_stream(now, StreamConfig { components })
+                    .add_stream(
+                        now,
+                        StreamConfig {
+                            components,
+                            ..StreamConfig::default()
+                        },
+                    )
                     .expect("a fresh agent takes a stream")
             })
             .collect();

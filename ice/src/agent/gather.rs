@@ -13,6 +13,12 @@
 //!   (RFC 8838); [`Event::GatheringComplete`] follows the last STUN
 //!   transaction, answered or not.
 //!
+//! - §5.1.1.2 relayed: the driver's TURN client allocates and hands the
+//!   agent each relayed address with `Agent::add_relayed_candidate`; the
+//!   relayed address is the candidate's base and its related address is
+//!   the mapped address the server saw. `StreamConfig::pending_relays`
+//!   holds gathering completion back until each has arrived or failed.
+//!
 //! An ICE-lite agent gathers host candidates only (RFC 8445 §5.1.1).
 
 use std::net::{IpAddr, SocketAddr};
@@ -118,7 +124,7 @@ impl Agent {
             }
         }
         if let Some(s) = self.streams.get_mut(stream) {
-            s.gathering_pending = queue.len();
+            s.gathering_pending = queue.len() + s.relays_pending;
             s.gather_queue = queue.into();
             if s.gathering_pending == 0 {
                 self.events
@@ -155,6 +161,70 @@ impl Agent {
             if let Finished::TimedOut { key, .. } = f {
                 self.gather_done(key.stream);
             }
+        }
+    }
+
+    /// Adds a relayed candidate the driver's TURN client allocated.
+    pub(super) fn relayed(&mut self, stream: usize, r: super::Relayed) {
+        let id = Agent::stream_id(stream);
+        let Some(s) = self.streams.get(stream) else {
+            return;
+        };
+        // Relays come after every interface: 65535 down, per component.
+        let earlier = s
+            .list
+            .locals
+            .iter()
+            .filter(|l| {
+                l.candidate.kind == CandidateType::Relayed && l.candidate.component == r.component
+            })
+            .count();
+        let pref = u16::try_from(65_535usize.saturating_sub(earlier)).unwrap_or(0);
+        let candidate = Candidate {
+            foundation: foundation(
+                CandidateType::Relayed,
+                r.mapped.ip(),
+                Some(r.relayed.ip()),
+                TransportProtocol::Udp,
+            ),
+            component: r.component,
+            transport: TransportProtocol::Udp,
+            priority: priority(CandidateType::Relayed, pref, r.component),
+            address: CandidateAddress::Ip(r.relayed),
+            kind: CandidateType::Relayed,
+            related: Some(r.mapped),
+            extensions: Vec::new(),
+        };
+        self.sockets.insert(r.relayed, (stream, r.component));
+        let (role, max) = (self.role, self.config.max_pairs);
+        if let Some(s) = self.streams.get_mut(stream) {
+            let (_, new) = s.list.add_local(
+                role,
+                max,
+                Local {
+                    candidate: candidate.clone(),
+                    base: r.relayed,
+                    signalled: true,
+                },
+            );
+            if new {
+                self.events.push_back(Event::LocalCandidate {
+                    stream: id,
+                    candidate,
+                });
+            }
+        }
+        self.relay_settled(stream);
+    }
+
+    /// One of the stream's pending relays was added or failed.
+    pub(super) fn relay_settled(&mut self, stream: usize) {
+        let Some(s) = self.streams.get_mut(stream) else {
+            return;
+        };
+        if s.relays_pending > 0 {
+            s.relays_pending -= 1;
+            self.gather_done(stream);
         }
     }
 

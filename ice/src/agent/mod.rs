@@ -35,7 +35,9 @@ use rand_core::{Rng, SeedableRng};
 use stun_proto::demux::{PacketKind, classify};
 use stun_proto::{IntegrityKey, Transmit};
 
-pub use types::{AgentConfig, AgentError, ConnectionState, Event, Role, StreamConfig, StreamId};
+pub use types::{
+    AgentConfig, AgentError, ConnectionState, Event, Relayed, Role, StreamConfig, StreamId,
+};
 
 use crate::candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
 use crate::credentials::Credentials;
@@ -117,6 +119,8 @@ pub(crate) struct Stream {
     remote_end_of_candidates: bool,
     gather_queue: VecDeque<(SocketAddr, SocketAddr)>,
     gathering_pending: usize,
+    /// Relayed candidates the driver is still allocating.
+    relays_pending: usize,
     state: ConnectionState,
     checking: bool,
     closed: bool,
@@ -243,6 +247,7 @@ impl Agent {
             remote_end_of_candidates: false,
             gather_queue: VecDeque::new(),
             gathering_pending: 0,
+            relays_pending: config.pending_relays,
             state: ConnectionState::New,
             checking: false,
             closed: false,
@@ -343,6 +348,48 @@ impl Agent {
                 self.add_remote_candidate(stream, c)?;
             }
         }
+        Ok(())
+    }
+
+    /// Adds a relayed candidate that the driver's TURN client (RFC 8656)
+    /// allocated for a component of the stream. It is signalled like any
+    /// candidate (an [`Event::LocalCandidate`] of type `relay`) and paired.
+    ///
+    /// The relayed address then acts as one of the component's sockets:
+    /// a [`Transmit`] whose `from` is it must be sent through the allocation
+    /// (a Send indication or ChannelData to the TURN server, after a
+    /// permission for `to`), and what the allocation delivers from a peer
+    /// is handed to [`Agent::handle_packet`] with the relayed address as
+    /// `local` and the peer as `remote`.
+    pub fn add_relayed_candidate(
+        &mut self,
+        stream: StreamId,
+        relayed: Relayed,
+    ) -> Result<(), AgentError> {
+        if self.closed {
+            return Err(AgentError::Closed);
+        }
+        if self.config.lite {
+            return Err(AgentError::Lite);
+        }
+        let i = self.stream_index(stream)?;
+        let known = self
+            .streams
+            .get(i)
+            .is_some_and(|s| s.component(relayed.component).is_some());
+        if !known {
+            return Err(AgentError::UnknownComponent);
+        }
+        self.relayed(i, relayed);
+        Ok(())
+    }
+
+    /// A relay allocation the stream was waiting for
+    /// ([`StreamConfig::pending_relays`]) failed: gathering stops waiting
+    /// for it.
+    pub fn relay_failed(&mut self, stream: StreamId) -> Result<(), AgentError> {
+        let i = self.stream_index(stream)?;
+        self.relay_settled(i);
         Ok(())
     }
 

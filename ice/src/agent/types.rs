@@ -110,6 +110,11 @@ pub enum Event {
 pub struct StreamConfig {
     /// Component `i + 1`'s sockets.
     pub components: Vec<Vec<SocketAddr>>,
+    /// How many relayed candidates the driver is allocating for the stream
+    /// (see [`Agent::add_relayed_candidate`](super::Agent::add_relayed_candidate)):
+    /// gathering completes only once each has been added or reported
+    /// failed. 0 by default.
+    pub pending_relays: usize,
 }
 
 impl StreamConfig {
@@ -118,8 +123,23 @@ impl StreamConfig {
     pub fn single(sockets: Vec<SocketAddr>) -> Self {
         StreamConfig {
             components: vec![sockets],
+            pending_relays: 0,
         }
     }
+}
+
+/// A relayed candidate: an address a TURN server allocated for one of the
+/// agent's components (RFC 8656).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relayed {
+    /// The component it serves.
+    pub component: u16,
+    /// The relayed transport address (XOR-RELAYED-ADDRESS): peers send to
+    /// it, and it is the candidate's base (RFC 8445 §5.1.1.2).
+    pub relayed: SocketAddr,
+    /// The server-reflexive address the TURN server saw the allocation
+    /// come from (XOR-MAPPED-ADDRESS): the candidate's related address.
+    pub mapped: SocketAddr,
 }
 
 /// The agent's configuration.
@@ -205,6 +225,8 @@ pub enum AgentError {
     /// A remote candidate for another transport or component than the
     /// stream has.
     UnusableCandidate,
+    /// An ICE-lite agent offers host candidates only (RFC 8445 §5.1.1).
+    Lite,
 }
 
 impl fmt::Display for AgentError {
@@ -219,6 +241,9 @@ impl fmt::Display for AgentError {
             AgentError::Closed => "the agent is closed",
             AgentError::UnusableCandidate => {
                 "the candidate is for a component or transport this stream does not have"
+            }
+            AgentError::Lite => {
+                "an ICE-lite agent offers host candidates only; configure a full agent to use a relay"
             }
         })
     }
