@@ -463,22 +463,7 @@ impl Agent {
             None => {
                 // A base left out of gathering (loopback, say) still gets
                 // a host candidate for the pair the peer chose.
-                let pref = self.local_preference(stream, component, base);
-                let candidate = Candidate {
-                    foundation: foundation(
-                        CandidateType::Host,
-                        base.ip(),
-                        None,
-                        TransportProtocol::Udp,
-                    ),
-                    component,
-                    transport: TransportProtocol::Udp,
-                    priority: priority(CandidateType::Host, pref, component),
-                    address: CandidateAddress::Ip(base),
-                    kind: CandidateType::Host,
-                    related: None,
-                    extensions: Vec::new(),
-                };
+                let candidate = self.host_candidate(stream, component, base);
                 let (role, max) = (self.role, self.config.max_pairs);
                 let Some(s) = self.streams.get_mut(stream) else {
                     return;

@@ -66,6 +66,26 @@ impl Agent {
             .unwrap_or(0)
     }
 
+    /// The host candidate of a base (§5.1.1.1, priority §5.1.2).
+    pub(super) fn host_candidate(
+        &self,
+        stream: usize,
+        component: u16,
+        base: SocketAddr,
+    ) -> Candidate {
+        let pref = self.local_preference(stream, component, base);
+        Candidate {
+            foundation: foundation(CandidateType::Host, base.ip(), None, TransportProtocol::Udp),
+            component,
+            transport: TransportProtocol::Udp,
+            priority: priority(CandidateType::Host, pref, component),
+            address: CandidateAddress::Ip(base),
+            kind: CandidateType::Host,
+            related: None,
+            extensions: Vec::new(),
+        }
+    }
+
     pub(super) fn gather(&mut self, _now: Instant, stream: usize) {
         let id = Agent::stream_id(stream);
         let Some(s) = self.streams.get(stream) else {
@@ -81,22 +101,7 @@ impl Agent {
             if !usable(&self.config, base.ip()) {
                 continue;
             }
-            let pref = self.local_preference(stream, component, base);
-            let candidate = Candidate {
-                foundation: foundation(
-                    CandidateType::Host,
-                    base.ip(),
-                    None,
-                    TransportProtocol::Udp,
-                ),
-                component,
-                transport: TransportProtocol::Udp,
-                priority: priority(CandidateType::Host, pref, component),
-                address: CandidateAddress::Ip(base),
-                kind: CandidateType::Host,
-                related: None,
-                extensions: Vec::new(),
-            };
+            let candidate = self.host_candidate(stream, component, base);
             let (role, max) = (self.role, self.config.max_pairs);
             if let Some(s) = self.streams.get_mut(stream) {
                 let (_, new) = s.list.add_local(
