@@ -79,7 +79,8 @@ pub mod credentials;
 pub mod sdp;
 
 pub use agent::{
-    Agent, AgentConfig, AgentError, ConnectionState, Event, Relayed, Role, StreamConfig, StreamId,
+    Agent, AgentConfig, AgentError, CandidatePolicy, ConnectionState, Event, Relayed, Role,
+    StreamConfig, StreamId,
 };
 pub use candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
 pub use credentials::Credentials;

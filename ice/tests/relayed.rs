@@ -21,7 +21,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ice::{
-    Agent, AgentConfig, AgentError, CandidateType, Event, Relayed, Role, StreamConfig, StreamId,
+    Agent, AgentConfig, AgentError, CandidatePolicy, CandidateType, Event, Relayed, Role,
+    StreamConfig, StreamId,
 };
 
 fn sa(s: &str) -> SocketAddr {
@@ -227,4 +228,106 @@ fn with_the_direct_path_blocked_the_agents_connect_through_the_relay() {
         e,
         Event::Data { data, .. } if data == b"\x80media"
     )));
+}
+
+#[test]
+fn with_the_relay_policy_only_the_relayed_candidate_is_offered_and_used() {
+    let t0 = Instant::now();
+    let mut now = t0;
+    let mut config = AgentConfig::new(Role::Controlling, 21);
+    config.policy = CandidatePolicy::Relay;
+    let mut a = Agent::new(config, now);
+    let sa_ = a
+        .add_stream(
+            now,
+            StreamConfig {
+                pending_relays: 1,
+                ..StreamConfig::single(vec![sa(A_HOST)])
+            },
+        )
+        .unwrap();
+    let (mut b, sb) = agent(Role::Controlled, 22, B_HOST, 0, now);
+    a.set_remote_credentials(sa_, b.local_credentials(sb).unwrap())
+        .unwrap();
+    b.set_remote_credentials(sb, a.local_credentials(sa_).unwrap())
+        .unwrap();
+    assert!(
+        events(&mut a).is_empty(),
+        "nothing offered before the relay is there"
+    );
+    a.add_relayed_candidate(
+        sa_,
+        Relayed {
+            component: 1,
+            relayed: sa(A_RELAYED),
+            mapped: sa(A_MAPPED),
+        },
+    )
+    .unwrap();
+    // The direct path works here, yet only the relay is used.
+    let mut selected = [None, None];
+    let mut offered = Vec::new();
+    let mut sent_from = Vec::new();
+    while now < t0 + Duration::from_secs(10) && selected.iter().any(Option::is_none) {
+        for e in events(&mut a) {
+            match e {
+                Event::LocalCandidate { candidate, .. } => {
+                    offered.push(candidate.kind);
+                    b.add_remote_candidate(sb, candidate).unwrap()
+                }
+                Event::GatheringComplete { .. } => b.end_of_remote_candidates(sb).unwrap(),
+                Event::SelectedPair { local, remote, .. } => selected[0] = Some((local, remote)),
+                _ => {}
+            }
+        }
+        while let Some(t) = a.poll_transmit() {
+            sent_from.push(t.from);
+            b.handle_packet(now, t.to, t.from, &t.data);
+        }
+        let mut unused = 0;
+        step(&mut b, &mut a, sa_, now, &mut selected[1], &mut unused);
+        let next = [a.poll_timeout(), b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap();
+        now = next.max(now);
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+    }
+    assert_eq!(offered, [CandidateType::Relayed]);
+    assert!(
+        sent_from.iter().all(|f| *f == sa(A_RELAYED)),
+        "{sent_from:?}"
+    );
+    let (al, _) = selected[0].clone().expect("A selected");
+    assert_eq!(al.kind, CandidateType::Relayed);
+    // A check that reaches the host socket directly is not answered.
+    let (mut c, sc) = agent(Role::Controlled, 23, "10.2.0.1:5000", 0, now);
+    c.set_remote_credentials(sc, a.local_credentials(sa_).unwrap())
+        .unwrap();
+    c.add_remote_candidate(
+        sc,
+        ice::Candidate {
+            address: ice::CandidateAddress::Ip(sa(A_HOST)),
+            ..al.clone()
+        },
+    )
+    .unwrap();
+    let mut reached = 0;
+    for _ in 0..20 {
+        now += Duration::from_millis(100);
+        c.handle_timeout(now);
+        while let Some(t) = c.poll_transmit() {
+            if t.to == sa(A_HOST) {
+                reached += 1;
+                a.handle_packet(now, t.to, t.from, &t.data);
+                let answers: Vec<_> = std::iter::from_fn(|| a.poll_transmit())
+                    .filter(|x| x.from == sa(A_HOST))
+                    .collect();
+                assert!(answers.is_empty(), "answered on the host socket");
+            }
+        }
+    }
+    assert!(reached > 0, "the stranger's checks reached the host socket");
 }

@@ -269,6 +269,7 @@ impl Agent {
             return;
         }
         match msg.class() {
+            Class::Request if !self.answers_on(stream, local) => {}
             Class::Request => self.incoming_check(now, stream, component, local, remote, &msg),
             Class::Success | Class::Error => {
                 if !self.gather_response(local, remote, &msg)
@@ -279,6 +280,19 @@ impl Agent {
             }
             Class::Indication => {}
         }
+    }
+
+    /// Whether checks arriving on `local` are answered: with the relay
+    /// policy only on relayed addresses, so a peer that found a host
+    /// socket learns nothing from it.
+    fn answers_on(&self, stream: usize, local: SocketAddr) -> bool {
+        self.config.policy != super::CandidatePolicy::Relay
+            || self.streams.get(stream).is_some_and(|s| {
+                s.list
+                    .locals
+                    .iter()
+                    .any(|l| l.base == local && l.candidate.kind == CandidateType::Relayed)
+            })
     }
 
     fn respond(

@@ -19,7 +19,8 @@
 //!   the mapped address the server saw. `StreamConfig::pending_relays`
 //!   holds gathering completion back until each has arrived or failed.
 //!
-//! An ICE-lite agent gathers host candidates only (RFC 8445 §5.1.1).
+//! An ICE-lite agent gathers host candidates only (RFC 8445 §5.1.1); with
+//! `CandidatePolicy::Relay` the agent offers relayed candidates only.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -97,8 +98,9 @@ impl Agent {
             .flat_map(|c| c.bases.iter().map(move |b| (c.id, *b)))
             .collect();
         let mut queue = Vec::new();
+        let relay_only = self.config.policy == super::CandidatePolicy::Relay;
         for (component, base) in bases {
-            if !usable(&self.config, base.ip()) {
+            if relay_only || !usable(&self.config, base.ip()) {
                 continue;
             }
             let candidate = self.host_candidate(stream, component, base);

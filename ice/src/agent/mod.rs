@@ -36,7 +36,8 @@ use stun_proto::demux::{PacketKind, classify};
 use stun_proto::{IntegrityKey, Transmit};
 
 pub use types::{
-    AgentConfig, AgentError, ConnectionState, Event, Relayed, Role, StreamConfig, StreamId,
+    AgentConfig, AgentError, CandidatePolicy, ConnectionState, Event, Relayed, Role, StreamConfig,
+    StreamId,
 };
 
 use crate::candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};

@@ -142,6 +142,20 @@ pub struct Relayed {
     pub mapped: SocketAddr,
 }
 
+/// Which local candidates the agent offers and checks from
+/// (`RTCIceTransportPolicy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CandidatePolicy {
+    /// Host, server-reflexive and relayed candidates.
+    #[default]
+    All,
+    /// Relayed candidates only: the peer never learns a host or
+    /// server-reflexive address, and checks that reach a host socket
+    /// directly go unanswered.
+    Relay,
+}
+
 /// The agent's configuration.
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
@@ -152,6 +166,8 @@ pub struct AgentConfig {
     pub lite: bool,
     /// STUN servers for server-reflexive candidates.
     pub stun_servers: Vec<SocketAddr>,
+    /// Which candidates to use; [`CandidatePolicy::All`] by default.
+    pub policy: CandidatePolicy,
     /// Pacing of new transactions, Ta (RFC 8445 §14.2); 50 ms.
     pub ta: Duration,
     /// The most pairs a checklist keeps (RFC 8445 §6.1.2.5); 100.
@@ -194,6 +210,7 @@ impl AgentConfig {
             role,
             lite: false,
             stun_servers: Vec::new(),
+            policy: CandidatePolicy::All,
             ta: Duration::from_millis(50),
             max_pairs: 100,
             retransmit: RetransmitConfig::default(),
