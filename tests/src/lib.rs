@@ -17,7 +17,10 @@
 //! `hole_punching.rs`; the codec's own tests live in `stun-proto/tests`.
 
 pub mod adapters;
+pub mod debian_stun;
 pub mod ice_pair;
+pub mod kernel_nat;
 pub mod netsim;
 pub mod punch;
+pub mod realnet;
 pub mod theory;
