@@ -5,7 +5,7 @@
 //!   │ mapped = local ── test II answered ──────────── Open Internet
 //!   │                   └ no answer ───────────────── Symmetric UDP Firewall
 //!   │ mapped ≠ local ── test II (change IP and port)
-//!   │                   test I to the changed address ─ mapped differs ─ Symmetric
+//!   │                   test I to the changed IP ────── mapped differs ─ Symmetric
 //!   │                     └ same mapping: test II answered ──────────── Full Cone
 //!   │                                     test III (change port) answered ─ Restricted Cone
 //!   │                                     └ no answer ──────────────────── Port Restricted Cone
@@ -17,6 +17,16 @@
 //! Symmetric, in agreement with RFC 4787 (see [`ClassicNat::from_behaviors`]).
 //! Test II runs before any request goes to the changed address, so that the
 //! filter it tests has only seen the primary address.
+//!
+//! RFC 3489 sends the mapping check ("test I to the changed address") to
+//! the changed IP *and port*; this flow sends it to the changed IP at the
+//! primary port, as Debian's `stun` client does. Test II's answer came
+//! from the changed IP and port, and a real NAT's connection tracking
+//! keeps that answer as a flow whether it let it in or not: Linux then
+//! sends the check out on that flow's mapping (an address-dependent NAT
+//! looked like a full cone) or, when it dropped the answer, gives the
+//! check a new port because the flow holds the old one (a port-restricted
+//! cone looked symmetric). Both measured in `tests/tests/kernel_nat.rs`.
 //!
 //! For RFC 3489-only servers set [`DiscoveryConfig::rfc3489_requests`]: the
 //! requests then carry a 128-bit transaction id and no magic cookie, and the
@@ -138,7 +148,7 @@ impl ClassicDiscovery {
             let test = match step {
                 Step::TestI => Test::Binding,
                 Step::TestII => Test::ChangeIpAndPort,
-                Step::TestIChanged => Test::OtherAddressAndPort,
+                Step::TestIChanged => Test::OtherAddress,
                 Step::TestIII => Test::ChangePort,
             };
             if let Err(r) = self.on_outcome(now, step, test, outcome) {
@@ -238,9 +248,10 @@ impl ClassicDiscovery {
             return Ok(());
         }
         let changed = self.changed.ok_or(Reason::ServerLacksAlternateAddress)?;
+        let other_ip = SocketAddr::new(changed.ip(), self.config.server.port());
         self.prober.start(
             now,
-            ProbeSpec::reply(Test::OtherAddressAndPort, a, changed),
+            ProbeSpec::reply(Test::OtherAddress, a, other_ip),
             Step::TestIChanged,
         );
         Ok(())
