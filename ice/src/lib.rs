@@ -79,8 +79,10 @@ pub mod credentials;
 pub mod sdp;
 
 pub use agent::{
-    Agent, AgentConfig, AgentError, CandidatePolicy, ConnectionState, Event, Relayed, Role,
-    StreamConfig, StreamId,
+    Agent, AgentConfig, AgentError, CandidatePairState, CandidatePolicy, ConnectionState, Event,
+    PairStats, Relayed, Role, StreamConfig, StreamId, TurnServer,
 };
 pub use candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
+/// The typed error of a failed TURN allocation ([`Event::RelayFailed`]).
+pub use candidate_gather::turn::TurnError;
 pub use credentials::Credentials;

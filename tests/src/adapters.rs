@@ -47,3 +47,52 @@ endpoint!(Rfc5780Discovery);
 endpoint!(ClassicDiscovery);
 endpoint!(Rendezvous);
 endpoint!(PunchClient);
+
+/// The TURN server in netsim: UDP only, and every relay address it asks
+/// for is bound at once (a netsim host receives on any port of its
+/// addresses, so the relay IP must be one of the host's).
+pub struct SimTurnServer {
+    /// The server.
+    pub server: turn_server::TurnServer,
+}
+
+impl SimTurnServer {
+    /// Wraps a server.
+    pub fn new(server: turn_server::TurnServer) -> SimTurnServer {
+        SimTurnServer { server }
+    }
+
+    fn bind_relays(&mut self, now: Instant) {
+        while let Some(e) = self.server.poll_event() {
+            if let turn_server::TurnEvent::BindRelay { relay } = e {
+                let _ = self.server.handle_relay_bound(now, relay, Ok(()));
+            }
+        }
+    }
+}
+
+impl Endpoint for SimTurnServer {
+    fn handle_packet(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        let _ =
+            self.server
+                .handle_packet(now, local, remote, stun_proto::Transport::Datagram, data);
+        self.bind_relays(now);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.server.handle_timeout(now);
+        self.bind_relays(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.server.poll_transmit().map(|t| Transmit {
+            from: t.from,
+            to: t.to,
+            data: t.data,
+        })
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.server.poll_timeout()
+    }
+}

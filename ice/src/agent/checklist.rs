@@ -16,7 +16,7 @@
 //!   pair's remote candidate.
 //!
 //! - §7.3.1.3 peer-reflexive remote candidates are learnt up to
-//!   [`PEER_REFLEXIVE_LIMIT`] per component. Two NATs that both map every
+//!   [`PEER_REFLEXIVE_LIMIT`] per component and base. Two NATs that both map every
 //!   destination anew (address-and-port-dependent mapping) answer each
 //!   triggered check from a fresh address, so without a limit the agents
 //!   would learn candidates and start checks for ever and never fail; it
@@ -33,8 +33,9 @@ use crate::candidate::{Candidate, CandidateType, TransportProtocol, pair_priorit
 
 use super::types::Role;
 
-/// How many peer-reflexive remote candidates a component learns; requests
-/// from further new addresses are answered but teach nothing.
+/// How many peer-reflexive remote candidates a component learns from the
+/// checks arriving on one base; requests from further new addresses are
+/// answered but teach nothing.
 pub(crate) const PEER_REFLEXIVE_LIMIT: usize = 16;
 
 /// A local candidate and the socket it sends from.
@@ -50,6 +51,8 @@ pub(crate) struct Local {
 #[derive(Clone, Debug)]
 pub(crate) struct Remote {
     pub candidate: Candidate,
+    /// For a peer-reflexive candidate: the base whose check taught it.
+    pub learned_on: Option<SocketAddr>,
 }
 
 impl Remote {
@@ -58,12 +61,19 @@ impl Remote {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PairState {
+/// A candidate pair's state (RFC 8445 §6.1.2.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PairState {
+    /// Waiting for a pair of its foundation to succeed.
     Frozen,
+    /// Ready to be checked.
     Waiting,
+    /// A check is under way.
     InProgress,
+    /// A check succeeded.
     Succeeded,
+    /// Its check failed (or it was pruned).
     Failed,
 }
 
@@ -165,7 +175,10 @@ impl Checklist {
             self.reprioritise(role);
             return i;
         }
-        self.remotes.push(Remote { candidate });
+        self.remotes.push(Remote {
+            candidate,
+            learned_on: None,
+        });
         let r = self.remotes.len() - 1;
         for l in 0..self.locals.len() {
             self.pair(role, l, r);
@@ -425,6 +438,15 @@ impl Checklist {
             .map(|(i, _)| i)
     }
 
+    /// Whether valid pair `v` goes through a relay (either candidate).
+    pub fn is_relayed(&self, v: usize) -> bool {
+        self.valid.get(v).is_some_and(|v| {
+            let kind = |k: Option<&Candidate>| k.map(|c| c.kind) == Some(CandidateType::Relayed);
+            kind(self.locals.get(v.local).map(|l| &l.candidate))
+                || kind(self.remotes.get(v.remote).map(|r| &r.candidate))
+        })
+    }
+
     /// The local candidate at `addr` on `base`, if any.
     pub fn local_at(&self, base: SocketAddr, addr: SocketAddr) -> Option<usize> {
         self.locals
@@ -444,13 +466,16 @@ impl Checklist {
             .position(|r| r.candidate.component == component && r.addr() == Some(addr))
     }
 
-    /// Whether `component` may learn another peer-reflexive candidate.
-    pub fn may_learn_peer_reflexive(&self, component: u16) -> bool {
+    /// Whether a check arriving on `base` may teach `component` another
+    /// peer-reflexive candidate. Counted per base: a flood of new sources
+    /// on the direct path must not keep the relayed one from learning.
+    pub fn may_learn_peer_reflexive(&self, component: u16, base: SocketAddr) -> bool {
         self.remotes
             .iter()
             .filter(|r| {
                 r.candidate.component == component
                     && r.candidate.kind == CandidateType::PeerReflexive
+                    && r.learned_on == Some(base)
             })
             .count()
             < PEER_REFLEXIVE_LIMIT

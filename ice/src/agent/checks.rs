@@ -504,7 +504,7 @@ impl Agent {
             Some(r) => r,
             // Answered already; the limit keeps two address-and-port-
             // dependent NATs from feeding each other new addresses forever.
-            None if !s.list.may_learn_peer_reflexive(component) => return,
+            None if !s.list.may_learn_peer_reflexive(component, base) => return,
             None => s.list.add_remote(
                 role,
                 max,
@@ -520,6 +520,11 @@ impl Agent {
                 },
             ),
         };
+        if let Some(r) = s.list.remotes.get_mut(remote) {
+            if r.candidate.kind == CandidateType::PeerReflexive && r.learned_on.is_none() {
+                r.learned_on = Some(base);
+            }
+        }
         let Some(pair) = s
             .list
             .pair_at(base, source)
@@ -541,6 +546,11 @@ impl Agent {
             }
             return;
         }
+        let nominated = s
+            .list
+            .valid
+            .iter()
+            .any(|v| v.component == component && v.nominated);
         let Some(p) = s.list.pairs.get_mut(pair) else {
             return;
         };
@@ -556,6 +566,10 @@ impl Agent {
             _ if p.asymmetric => {
                 // Its answers come from elsewhere: checking it again only
                 // feeds a ping-pong between two per-destination NATs.
+            }
+            _ if nominated && !use_candidate => {
+                // §8.1.2: the component is settled; the peer's checks on
+                // other pairs are answered but start nothing.
             }
             PairState::InProgress => {
                 // §7.3.1.4: the running check is cancelled (its answer

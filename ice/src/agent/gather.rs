@@ -87,7 +87,7 @@ impl Agent {
         }
     }
 
-    pub(super) fn gather(&mut self, _now: Instant, stream: usize) {
+    pub(super) fn gather(&mut self, now: Instant, stream: usize) {
         let id = Agent::stream_id(stream);
         let Some(s) = self.streams.get(stream) else {
             return;
@@ -130,7 +130,20 @@ impl Agent {
                 }
             }
         }
+        let usable_bases: Vec<(u16, SocketAddr)> = self
+            .streams
+            .get(stream)
+            .map(|s| {
+                s.components
+                    .iter()
+                    .flat_map(|c| c.bases.iter().map(move |b| (c.id, *b)))
+                    .filter(|(_, b)| usable(&self.config, b.ip()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let relays = self.start_relays(now, stream, &usable_bases);
         if let Some(s) = self.streams.get_mut(stream) {
+            s.relays_pending += relays;
             s.gathering_pending = queue.len() + s.relays_pending;
             s.gather_queue = queue.into();
             if s.gathering_pending == 0 {

@@ -23,6 +23,7 @@ mod checks;
 mod consent;
 mod gather;
 mod nominate;
+mod relay;
 mod types;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -35,9 +36,10 @@ use rand_core::{Rng, SeedableRng};
 use stun_proto::demux::{PacketKind, classify};
 use stun_proto::{IntegrityKey, Transmit};
 
+pub use checklist::PairState as CandidatePairState;
 pub use types::{
-    AgentConfig, AgentError, CandidatePolicy, ConnectionState, Event, Relayed, Role, StreamConfig,
-    StreamId,
+    AgentConfig, AgentError, CandidatePolicy, ConnectionState, Event, PairStats, Relayed, Role,
+    StreamConfig, StreamId, TurnServer,
 };
 
 use crate::candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
@@ -152,6 +154,7 @@ pub struct Agent {
     consents: Transactions<ConsentKey>,
     out: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    relays: Vec<relay::Relay>,
     next_pace: Instant,
     /// The `now` of the latest input (what the timers are relative to).
     last_input: Instant,
@@ -194,6 +197,7 @@ impl Agent {
             consents: Transactions::new(consent_retransmit),
             out: VecDeque::new(),
             events: VecDeque::new(),
+            relays: Vec::new(),
             next_pace: now,
             last_input: now,
             closed: false,
@@ -352,6 +356,40 @@ impl Agent {
         Ok(())
     }
 
+    /// Every candidate pair of the stream's checklist, with its state.
+    pub fn pair_stats(&self, stream: StreamId) -> Result<Vec<PairStats>, AgentError> {
+        let i = self.stream_index(stream)?;
+        let s = self.streams.get(i).ok_or(AgentError::UnknownStream)?;
+        Ok(s.list
+            .pairs
+            .iter()
+            .enumerate()
+            .filter_map(|(n, p)| {
+                let local = s.list.locals.get(p.local)?.candidate.clone();
+                let remote = s.list.remotes.get(p.remote)?.candidate.clone();
+                let valid = s.list.valid.iter().filter(|v| v.pair == n);
+                let (mut is_valid, mut nominated, mut rtt) = (false, false, None);
+                for v in valid {
+                    is_valid = true;
+                    nominated |= v.nominated;
+                    rtt = Some(v.rtt);
+                }
+                Some(PairStats {
+                    component: p.component,
+                    local,
+                    remote,
+                    base: p.base,
+                    remote_addr: p.remote_addr,
+                    state: p.state,
+                    priority: p.priority,
+                    valid: is_valid,
+                    nominated,
+                    rtt,
+                })
+            })
+            .collect())
+    }
+
     /// Adds a relayed candidate that the driver's TURN client (RFC 8656)
     /// allocated for a component of the stream. It is signalled like any
     /// candidate (an [`Event::LocalCandidate`] of type `relay`) and paired.
@@ -454,6 +492,7 @@ impl Agent {
         }
         self.closed = true;
         self.out.clear();
+        self.close_relays(self.last_input);
         for (i, s) in self.streams.iter_mut().enumerate() {
             s.closed = true;
             if s.state != ConnectionState::Closed {
@@ -501,6 +540,19 @@ impl Agent {
         data: &[u8],
     ) {
         if self.closed {
+            // Only the release of the TURN allocations is still going on.
+            let _ = self.relay_input(now, local, remote, data);
+            return;
+        }
+        if !self.relay_input(now, local, remote, data) {
+            self.handle_arrival(now, local, remote, data);
+        }
+        self.after_input(now);
+    }
+
+    /// A datagram on one of the agent's sockets, relayed ones included.
+    fn handle_arrival(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        if self.closed {
             return;
         }
         let Some(&(stream, component)) = self.sockets.get(&local) else {
@@ -515,7 +567,6 @@ impl Agent {
             | PacketKind::ChannelData => self.handle_data(stream, component, local, remote, data),
             _ => {}
         }
-        self.after_input(now);
     }
 
     fn handle_data(
@@ -553,8 +604,10 @@ impl Agent {
     /// Retransmits, paces new checks, nominates, runs consent.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.closed {
+            self.relay_timeouts(now);
             return;
         }
+        self.relay_timeouts(now);
         self.gather_timeouts(now);
         self.check_timeouts(now);
         self.consent_timeouts(now);
@@ -565,6 +618,8 @@ impl Agent {
     /// consent, states.
     fn after_input(&mut self, now: Instant) {
         self.last_input = self.last_input.max(now);
+        self.pump_relays(now);
+        self.maintain_relays(now);
         while self.next_pace <= now {
             if !self.start_paced_transaction(now) {
                 break;
@@ -574,18 +629,27 @@ impl Agent {
         self.nominate(now);
         self.run_consent(now);
         self.update_states(now);
+        self.maintain_relays(now);
     }
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if self.closed {
-            return None;
+            return self.relay_transmit();
         }
-        self.out
+        while let Some(t) = self
+            .out
             .pop_front()
             .or_else(|| self.gathers.poll_transmit())
             .or_else(|| self.checks.poll_transmit())
             .or_else(|| self.consents.poll_transmit())
+        {
+            // From a relayed address: it goes through the allocation.
+            if let Some(t) = self.relay_output(self.last_input, t) {
+                return Some(t);
+            }
+        }
+        self.relay_transmit()
     }
 
     /// The next event for the application.
@@ -596,7 +660,7 @@ impl Agent {
     /// When [`Agent::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed {
-            return None;
+            return self.relay_deadline();
         }
         let pace = self.has_paced_work().then_some(self.next_pace);
         [
@@ -606,6 +670,7 @@ impl Agent {
             self.consents.poll_timeout(),
             self.nomination_deadline(self.last_input),
             self.consent_deadline(),
+            self.relay_deadline(),
         ]
         .into_iter()
         .flatten()

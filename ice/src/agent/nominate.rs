@@ -3,18 +3,22 @@
 //! - §8.1.1 regular nomination: the controlling agent picks, per component,
 //!   the best valid pair once no pending pair could beat it (or
 //!   [`AgentConfig::nomination_delay`](super::AgentConfig) after the
-//!   component's first valid pair) and checks it again with USE-CANDIDATE;
-//!   when that check succeeds, the pair is nominated. A better pair whose
-//!   check has gone unanswered for two round trips of the valid pair plus
-//!   Ta no longer holds nomination back: with no loss this nominates
-//!   within a few round trips even when unreachable host pairs outrank the
-//!   working server-reflexive one, and under loss the delay still bounds
-//!   the wait.
+//!   component's first valid pair; `relay_nomination_delay` when the best
+//!   is relayed) and checks it again with USE-CANDIDATE; when that check
+//!   succeeds, the pair is nominated. A better pair whose check has gone
+//!   unanswered for two round trips of the valid pair plus Ta (plus two
+//!   retransmission timeouts when the valid pair is relayed) no longer
+//!   holds nomination back: with no loss this nominates within a few round
+//!   trips even when unreachable host pairs outrank the working
+//!   server-reflexive one, a direct path that needs a retransmission still
+//!   beats the relay, and under loss the delays bound the wait.
 //! - The controlled agent nominates what USE-CANDIDATE names (§7.3.1.5),
 //!   which also covers peers that nominate aggressively (every check carries
 //!   USE-CANDIDATE).
 //! - The selected pair of a component is its best nominated valid pair
-//!   (§8.1.1); each change is an [`Event::SelectedPair`].
+//!   (§8.1.1); each change is an [`Event::SelectedPair`]. Then (§8.1.2)
+//!   the component's Frozen and Waiting pairs are removed and its checks
+//!   in progress stop retransmitting.
 //! - States mirror `RTCIceTransportState`: checking once checks flow,
 //!   connected when every component has a selected pair, completed when
 //!   nothing is left to check after the peer's end-of-candidates, failed when
@@ -24,14 +28,30 @@
 
 use std::time::{Duration, Instant};
 
+use super::checklist::PairState;
 use super::{Agent, ConnectionState, Event, Role, Selected};
 
 /// How long a better pair's check may stay unanswered before the
-/// controlling agent stops waiting for it: two round trips of the valid
-/// pair (a better path is rarely slower than a worse one; relayed pairs
-/// are the worst and the slowest) plus one pacing interval.
-fn patience(rtt: Duration, ta: Duration) -> Duration {
-    rtt.saturating_mul(2).saturating_add(ta)
+/// controlling agent stops waiting for it, and the longest wait after the
+/// first valid pair, given the best valid pair's round trip.
+///
+/// A direct pair: two round trips of it (a better path is rarely slower
+/// than a worse one) plus one pacing interval, at most
+/// `nomination_delay`. A relayed pair: also two retransmission timeouts,
+/// at most `relay_nomination_delay`, because a direct path often needs
+/// its first retransmission (the peer's NAT opens only once the peer's
+/// own check has left) and a relay costs every packet a detour.
+fn waits(config: &super::AgentConfig, rtt: Duration, relayed: bool) -> (Duration, Duration) {
+    let direct = rtt.saturating_mul(2).saturating_add(config.ta);
+    if relayed {
+        let retransmits = config.check_retransmit.rto.saturating_mul(2);
+        (
+            direct.saturating_add(retransmits),
+            config.relay_nomination_delay,
+        )
+    } else {
+        (direct, config.nomination_delay)
+    }
 }
 
 impl Agent {
@@ -40,7 +60,6 @@ impl Agent {
         if self.role != Role::Controlling || self.config.lite {
             return;
         }
-        let (delay, ta) = (self.config.nomination_delay, self.config.ta);
         for i in 0..self.streams.len() {
             if !self
                 .streams
@@ -70,7 +89,7 @@ impl Agent {
                     continue;
                 };
                 let (prio, pair) = (v.priority, v.pair);
-                let patience = patience(v.rtt, ta);
+                let (patience, delay) = waits(&self.config, v.rtt, s.list.is_relayed(best));
                 let first = s.component(c).and_then(|c| c.first_valid_at).unwrap_or(now);
                 if !s.list.better_pending(c, prio, now, patience) || now >= first + delay {
                     if let Some(p) = s.list.pairs.get_mut(pair) {
@@ -104,16 +123,11 @@ impl Agent {
                     if done {
                         return None;
                     }
-                    let latest = c
-                        .first_valid_at?
-                        .checked_add(self.config.nomination_delay)?;
-                    let best = s.list.valid.get(s.list.best_valid(c.id, false)?)?;
-                    let sooner = s.list.patience_ends(
-                        c.id,
-                        best.priority,
-                        now,
-                        patience(best.rtt, self.config.ta),
-                    );
+                    let index = s.list.best_valid(c.id, false)?;
+                    let best = s.list.valid.get(index)?;
+                    let (patience, delay) = waits(&self.config, best.rtt, s.list.is_relayed(index));
+                    let latest = c.first_valid_at?.checked_add(delay)?;
+                    let sooner = s.list.patience_ends(c.id, best.priority, now, patience);
                     Some(sooner.map_or(latest, |t| t.min(latest)))
                 })
             })
@@ -204,6 +218,57 @@ impl Agent {
             s.previous_local = None;
         }
         self.events.push_back(event);
+        self.stop_checking(now, stream, component);
+    }
+
+    /// §8.1.2 (RFC 8445, stricter than RFC 5245's "lower priority" rule):
+    /// once a component has a nominated pair, its Frozen and Waiting pairs
+    /// are removed (from the triggered-check queue too) and its checks in
+    /// progress are cancelled: no more retransmissions (their answers
+    /// still count). Regular nomination never nominates a second pair
+    /// (§8.1.1), so a better pair still in progress could not be used; a
+    /// symmetric NAT can keep one in progress for minutes, because every
+    /// peer-reflexive address it invents grows the checklist and with it
+    /// the retransmission timeout (§14.3). The checklist completes instead.
+    fn stop_checking(&mut self, now: Instant, stream: usize, component: u16) {
+        let Some(s) = self.streams.get_mut(stream) else {
+            return;
+        };
+        if !s
+            .list
+            .valid
+            .iter()
+            .any(|v| v.component == component && v.nominated)
+        {
+            return;
+        }
+        let generation = s.generation;
+        let mut stopped = Vec::new();
+        for (i, p) in s.list.pairs.iter_mut().enumerate() {
+            if p.component != component || p.nominating {
+                continue;
+            }
+            match p.state {
+                PairState::Frozen | PairState::Waiting => {
+                    p.state = PairState::Failed;
+                    p.pruned = true;
+                }
+                PairState::InProgress => {
+                    p.state = PairState::Failed;
+                    stopped.push(i);
+                }
+                _ => {}
+            }
+        }
+        let pairs = &s.list.pairs;
+        s.list.triggered.retain(|&i| {
+            pairs
+                .get(i)
+                .is_some_and(|p| !p.pruned && p.state != PairState::Failed)
+        });
+        self.checks.cancel(now, |k| {
+            k.stream == stream && k.generation == generation && stopped.contains(&k.pair)
+        });
     }
 
     /// Recomputes every stream's state and reports changes.

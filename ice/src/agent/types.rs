@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use candidate_gather::transaction::RetransmitConfig;
+use candidate_gather::turn::TurnError;
 
 use crate::candidate::Candidate;
 
@@ -102,6 +103,74 @@ pub enum Event {
         /// The bytes.
         data: Vec<u8>,
     },
+    /// A TURN allocation for the stream failed or was lost; the stream
+    /// goes on without that relayed candidate.
+    RelayFailed {
+        /// The stream.
+        stream: StreamId,
+        /// The TURN server.
+        server: SocketAddr,
+        /// What the server or the network did.
+        error: TurnError,
+    },
+}
+
+/// One candidate pair of a checklist, as [`Agent::pair_stats`](super::Agent::pair_stats)
+/// shows it (in the spirit of `RTCIceCandidatePairStats`).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct PairStats {
+    /// The component.
+    pub component: u16,
+    /// The local candidate.
+    pub local: Candidate,
+    /// The remote candidate.
+    pub remote: Candidate,
+    /// The socket the pair sends from (the local candidate's base).
+    pub base: SocketAddr,
+    /// Where it sends to.
+    pub remote_addr: SocketAddr,
+    /// Its state.
+    pub state: super::checklist::PairState,
+    /// Its priority (RFC 8445 §6.1.2.3).
+    pub priority: u64,
+    /// A check on it succeeded (it is in the valid list).
+    pub valid: bool,
+    /// It is nominated.
+    pub nominated: bool,
+    /// The round trip of its successful check.
+    pub rtt: Option<Duration>,
+}
+
+/// A TURN server to allocate relayed candidates on (over UDP).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    /// Its address.
+    pub server: SocketAddr,
+    /// The long-term credential's username.
+    pub username: String,
+    /// The long-term credential's password.
+    pub password: String,
+}
+
+impl TurnServer {
+    /// A server with its credentials.
+    pub fn new(server: SocketAddr, username: &str, password: &str) -> Self {
+        TurnServer {
+            server,
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for TurnServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TurnServer")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One stream's components, each with the local sockets (bases) the driver
@@ -166,6 +235,8 @@ pub struct AgentConfig {
     pub lite: bool,
     /// STUN servers for server-reflexive candidates.
     pub stun_servers: Vec<SocketAddr>,
+    /// TURN servers for relayed candidates (RFC 8656).
+    pub turn_servers: Vec<TurnServer>,
     /// Which candidates to use; [`CandidatePolicy::All`] by default.
     pub policy: CandidatePolicy,
     /// Pacing of new transactions, Ta (RFC 8445 §14.2); 50 ms.
@@ -190,6 +261,9 @@ pub struct AgentConfig {
     /// a component for a better one before nominating (regular nomination,
     /// RFC 8445 §8.1.1); it nominates at once when no better pair is left.
     pub nomination_delay: Duration,
+    /// The same wait when the best valid pair is relayed; 2 s. Longer, so
+    /// that a direct path needing a retransmission still wins.
+    pub relay_nomination_delay: Duration,
     /// Consent checks every this long, ±20 % (RFC 7675 §5.1); 5 s.
     pub consent_interval: Duration,
     /// Consent expires after this long without an answer (RFC 7675); 30 s.
@@ -210,12 +284,14 @@ impl AgentConfig {
             role,
             lite: false,
             stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
             policy: CandidatePolicy::All,
             ta: Duration::from_millis(50),
             max_pairs: 100,
             retransmit: RetransmitConfig::default(),
             check_retransmit: RetransmitConfig::steady(Duration::from_millis(500)),
             nomination_delay: Duration::from_millis(500),
+            relay_nomination_delay: Duration::from_secs(2),
             consent_interval: Duration::from_secs(5),
             consent_timeout: Duration::from_secs(30),
             include_loopback: false,
