@@ -17,6 +17,7 @@
 //! `hole_punching.rs`; the codec's own tests live in `stun-proto/tests`.
 
 pub mod adapters;
+pub mod coturn;
 pub mod debian_stun;
 pub mod ice_pair;
 pub mod kernel_nat;
