@@ -127,6 +127,33 @@ fn permissions_last_300_s_unless_refreshed() {
 }
 
 #[test]
+fn a_permission_ignores_the_port_even_0_but_a_channel_needs_one() {
+    // RFC 8656 §9.1: the server ignores the port of XOR-PEER-ADDRESS in
+    // CreatePermission; clients that know no port yet (ours, coturn's
+    // uclient) send 0. A channel is bound to a transport address.
+    let (mut h, mut c, relay) = setup();
+    let ip = addr(PEER).ip();
+    assert!(
+        c.create_permission(&mut h, &[SocketAddr::new(ip, 0)])
+            .is_success()
+    );
+    let t = one(c
+        .relay(&mut h, &c.send_indication(addr(PEER), b"hi"))
+        .unwrap());
+    assert_eq!((t.from, t.to), (relay, addr(PEER)));
+    // Port 0 of a refused IP is still refused.
+    assert_eq!(
+        c.create_permission(&mut h, &[addr("10.0.0.1:0")]).code(),
+        Some(403)
+    );
+    assert_eq!(
+        c.channel_bind(&mut h, 0x4000, SocketAddr::new(ip, 0))
+            .code(),
+        Some(403)
+    );
+}
+
+#[test]
 fn create_permission_is_all_or_nothing() {
     let (mut h, mut c, relay) = setup();
     let a = c.create_permission(&mut h, &[addr(PEER), addr("127.0.0.1:80")]);

@@ -23,7 +23,8 @@
 //! The configuration can allow prefixes ([`PeerPolicy::allow`]: a test on
 //! loopback allows 127.0.0.0/8) and deny more ([`PeerPolicy::deny`]); a
 //! denied prefix wins over an allowed one, and both win over the
-//! categories above. Port 0 is never a peer.
+//! categories above. Port 0 is never a peer of data or of a channel; a
+//! CreatePermission is for an IP, its port ignored (RFC 8656 §9.1).
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -119,7 +120,13 @@ impl PeerPolicy {
         if peer.port() == 0 {
             return Err(PeerRefusal::PortZero);
         }
-        let ip = peer.ip();
+        self.check_ip(peer.ip())
+    }
+
+    /// Whether the relay may send to some port of `ip`: the check of a
+    /// CreatePermission, whose XOR-PEER-ADDRESS port the server ignores
+    /// (RFC 8656 §9.1; clients such as ours send 0 when they know no port).
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), PeerRefusal> {
         if self.denied.iter().any(|p| p.contains(ip)) {
             return Err(PeerRefusal::Denied);
         }

@@ -416,13 +416,20 @@ impl TurnServer {
             .collect()
     }
 
-    /// 443, then 403, for a peer of allocation `aid`.
-    fn peer_refusal(&self, aid: u64, peer: SocketAddr) -> Option<u16> {
+    /// 443, then 403, for a peer of allocation `aid`. A permission is for
+    /// an IP (RFC 8656 §9.1: the port is ignored, 0 included); a channel
+    /// is for a transport address, so its port must be one.
+    fn peer_refusal(&self, aid: u64, peer: SocketAddr, port_counts: bool) -> Option<u16> {
         let a = self.allocations.get(&aid)?;
         if a.relay_for(peer).is_none() {
             return Some(443);
         }
-        self.config.peers.check(peer).err().map(|_| 403)
+        let refused = if port_counts {
+            self.config.peers.check(peer)
+        } else {
+            self.config.peers.check_ip(peer.ip())
+        };
+        refused.err().map(|_| 403)
     }
 
     /// RFC 8656 §9.2.
@@ -440,7 +447,7 @@ impl TurnServer {
         for code in [443, 403] {
             if peers
                 .iter()
-                .any(|p| self.peer_refusal(aid, *p) == Some(code))
+                .any(|p| self.peer_refusal(aid, *p, false) == Some(code))
             {
                 return self.error(c, code, &none);
             }
@@ -490,7 +497,7 @@ impl TurnServer {
         if !(0x4000..=top).contains(&number) {
             return self.error(c, 400, &none);
         }
-        if let Some(code) = self.peer_refusal(aid, peer) {
+        if let Some(code) = self.peer_refusal(aid, peer, true) {
             return self.error(c, code, &none);
         }
         let max = self.config.max_permissions;
