@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use candidate_gather::turn::{
-    DropReason, Handled, MAX_QUEUED_DATAGRAMS, Operation, TurnError, TurnEvent, UsageError,
+    DropReason, Handled, MAX_QUEUED_DATAGRAMS, Operation, PERMISSION_REFUSAL_HOLD, TurnError,
+    TurnEvent, UsageError,
 };
 use stun_proto::attr::{Data, ErrorCode, XorMappedAddress, XorPeerAddress};
 use stun_proto::{ChannelData, Class, Message, MessageType, MessageWriter, Method, Transport};
@@ -112,6 +113,55 @@ fn rfc8656_9_the_queue_is_bounded_and_dropped_if_the_permission_fails() {
     );
     assert!(net.take().is_empty(), "the queue was dropped");
     assert!(net.failed().is_none(), "the allocation is fine");
+}
+
+#[test]
+fn a_refused_permission_is_not_asked_again_with_every_datagram() {
+    // An ICE check retransmitting towards a peer the server's policy
+    // forbids (a private address) must not draw a CreatePermission and a
+    // 403 per retransmission.
+    let mut net = Net::allocated();
+    let peer = addr(PEER);
+    let now = net.now;
+    net.client.send_to(now, peer, b"check").unwrap();
+    let out = net.take();
+    let req = Message::parse(&out[0].data).unwrap();
+    let refusal = net.server.error(&req, 403, true);
+    net.deliver(&refusal);
+    for i in 0..10u64 {
+        let at = now + Duration::from_millis(500 * i);
+        let refused = net.client.send_to(at, peer, b"check again");
+        assert_eq!(refused, Err(UsageError::PermissionRefused { peer }));
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("refused a permission for 198.51.100.20")
+        );
+    }
+    assert!(net.take().is_empty(), "no request while the refusal holds");
+    // After the hold, data asks again.
+    let later = now + PERMISSION_REFUSAL_HOLD;
+    net.now = later;
+    net.client.send_to(later, peer, b"much later").unwrap();
+    let out = net.take();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        Message::parse(&out[0].data).unwrap().method(),
+        Method::CREATE_PERMISSION
+    );
+    // And an explicit create_permission asks again at once.
+    let req = Message::parse(&out[0].data).unwrap();
+    let refusal = net.server.error(&req, 403, true);
+    net.deliver(&refusal);
+    assert!(net.client.send_to(later, peer, b"x").is_err());
+    net.client.create_permission(later, peer.ip()).unwrap();
+    let out = net.take();
+    assert_eq!(out.len(), 1, "an explicit request goes out");
+    // Other peers are not affected.
+    let other = addr("198.51.100.21:7000");
+    net.client.send_to(later, other, b"other").unwrap();
+    assert_eq!(net.take().len(), 1);
 }
 
 #[test]

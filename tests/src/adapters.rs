@@ -54,12 +54,22 @@ endpoint!(PunchClient);
 pub struct SimTurnServer {
     /// The server.
     pub server: turn_server::TurnServer,
+    /// CreatePermission requests it refused: the first peer address of the
+    /// request and the error code of each error response sent.
+    pub permissions_refused: Vec<(Option<SocketAddr>, u16)>,
+    /// The first peer of each CreatePermission request seen, by
+    /// transaction.
+    permission_peers: std::collections::HashMap<stun_proto::TransactionId, SocketAddr>,
 }
 
 impl SimTurnServer {
     /// Wraps a server.
     pub fn new(server: turn_server::TurnServer) -> SimTurnServer {
-        SimTurnServer { server }
+        SimTurnServer {
+            server,
+            permissions_refused: Vec::new(),
+            permission_peers: std::collections::HashMap::new(),
+        }
     }
 
     fn bind_relays(&mut self, now: Instant) {
@@ -73,6 +83,12 @@ impl SimTurnServer {
 
 impl Endpoint for SimTurnServer {
     fn handle_packet(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        if let Ok(m) = stun_proto::Message::parse(data)
+            && m.method() == stun_proto::Method::CREATE_PERMISSION
+            && let Ok(Some(peer)) = m.get::<stun_proto::attr::XorPeerAddress>()
+        {
+            self.permission_peers.insert(m.transaction_id(), peer.0);
+        }
         let _ =
             self.server
                 .handle_packet(now, local, remote, stun_proto::Transport::Datagram, data);
@@ -85,7 +101,20 @@ impl Endpoint for SimTurnServer {
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.server.poll_transmit().map(|t| Transmit {
+        let t = self.server.poll_transmit()?;
+        if let Ok(m) = stun_proto::Message::parse(&t.data)
+            && m.method() == stun_proto::Method::CREATE_PERMISSION
+            && m.class() == stun_proto::Class::Error
+        {
+            let code = m
+                .get::<stun_proto::attr::ErrorCode>()
+                .ok()
+                .flatten()
+                .map_or(0, |e| e.code());
+            let peer = self.permission_peers.get(&m.transaction_id()).copied();
+            self.permissions_refused.push((peer, code));
+        }
+        Some(t).map(|t| Transmit {
             from: t.from,
             to: t.to,
             data: t.data,

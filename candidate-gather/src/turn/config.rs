@@ -52,6 +52,15 @@ pub const MAX_QUEUED_DATAGRAMS: usize = 32;
 /// Bytes held per peer IP while its permission is being installed.
 pub const MAX_QUEUED_BYTES: usize = 64 * 1024;
 
+/// How long data for a peer IP whose permission the server refused (or
+/// never answered) is refused at once, instead of asking again with every
+/// datagram: a server that answers 403 for a private peer answers it again,
+/// and an ICE check retransmitting towards that peer would otherwise send a
+/// CreatePermission every time.
+/// [`TurnClient::create_permission`](super::TurnClient::create_permission)
+/// asks again at any time.
+pub const PERMISSION_REFUSAL_HOLD: Duration = Duration::from_secs(60);
+
 /// The transport to the TURN server (RFC 8656 §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -303,6 +303,13 @@ pub enum UsageError {
     /// The call belongs to the other transport (`handle_stream` on a UDP
     /// client).
     WrongTransport,
+    /// The server refused (or never answered) the permission for this
+    /// peer's IP a moment ago; the datagram was dropped without asking
+    /// again (see `PERMISSION_REFUSAL_HOLD`).
+    PermissionRefused {
+        /// The peer.
+        peer: SocketAddr,
+    },
 }
 
 impl fmt::Display for UsageError {
@@ -330,6 +337,11 @@ impl fmt::Display for UsageError {
             UsageError::WrongTransport => {
                 f.write_str("this call is for the other transport to the TURN server")
             }
+            UsageError::PermissionRefused { peer } => write!(
+                f,
+                "datagram to {peer} dropped: the TURN server refused a permission for {} (its peer policy may forbid that address); create_permission asks again",
+                peer.ip()
+            ),
         }
     }
 }

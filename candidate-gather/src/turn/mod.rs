@@ -87,8 +87,8 @@ use stun_proto::{StreamFramer, Transmit};
 
 pub use config::{
     CHANNEL_LIFETIME, DEFAULT_LIFETIME, MAX_QUEUED_BYTES, MAX_QUEUED_DATAGRAMS, MAX_REDIRECTS,
-    MAX_STALE_NONCE_RETRIES, PERMISSION_LIFETIME, REFRESH_FRACTION_PERCENT, TurnConfig,
-    TurnTransport,
+    MAX_STALE_NONCE_RETRIES, PERMISSION_LIFETIME, PERMISSION_REFUSAL_HOLD,
+    REFRESH_FRACTION_PERCENT, TurnConfig, TurnTransport,
 };
 pub use error::{Operation, TurnError, UsageError};
 pub use event::{DropReason, Handled, PeerData, TurnEvent, TurnState};
@@ -212,7 +212,9 @@ impl TurnClient {
     /// is bound to `peer`, else as a Send indication if the peer's IP has a
     /// permission; otherwise a permission is requested and the data waits
     /// for it (at most [`MAX_QUEUED_DATAGRAMS`] / [`MAX_QUEUED_BYTES`] per
-    /// IP).
+    /// IP). For [`PERMISSION_REFUSAL_HOLD`] after the server refused that
+    /// IP's permission, data for it is refused at once
+    /// ([`UsageError::PermissionRefused`]) and no request goes out.
     pub fn send_to(
         &mut self,
         now: Instant,
@@ -225,8 +227,10 @@ impl TurnClient {
     /// Installs a permission for `peer` (RFC 8656 §9) and keeps it refreshed
     /// for the allocation's life. [`TurnEvent::PermissionCreated`] tells
     /// when it is in place.
+    /// An earlier refusal is forgotten: this asks the server again.
     pub fn create_permission(&mut self, now: Instant, peer: IpAddr) -> Result<(), UsageError> {
         self.check_usable(SocketAddr::new(peer, 0))?;
+        self.permissions.forgive(peer);
         self.ensure_permission(now, peer, 0);
         Ok(())
     }

@@ -14,6 +14,12 @@
 //!   first peer port seen for the IP is sent, or 0.
 //! - Data from a peer counts only if its IP has a permission installed or
 //!   being installed (§10.4: the client should drop the rest).
+//! - A refused (or unanswered) CreatePermission is remembered for
+//!   [`PERMISSION_REFUSAL_HOLD`]: data for that IP is refused at once
+//!   meanwhile, so a sender that keeps trying (an ICE check retransmitting
+//!   towards a private address the server's policy forbids) does not draw a
+//!   CreatePermission and a 403 per datagram. An explicit
+//!   `create_permission` asks again.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +30,10 @@ use super::config::refresh_delay;
 use super::error::{Operation, TurnError, UsageError};
 use super::event::{TurnEvent, TurnState};
 use super::request::{OpId, OpKind};
-use super::{MAX_QUEUED_BYTES, MAX_QUEUED_DATAGRAMS, PERMISSION_LIFETIME, TurnClient, later};
+use super::{
+    MAX_QUEUED_BYTES, MAX_QUEUED_DATAGRAMS, PERMISSION_LIFETIME, PERMISSION_REFUSAL_HOLD,
+    TurnClient, later,
+};
 
 #[derive(Debug, Default)]
 struct Permission {
@@ -44,6 +53,8 @@ struct Permission {
 #[derive(Debug, Default)]
 pub(super) struct Permissions {
     map: BTreeMap<IpAddr, Permission>,
+    /// IPs whose permission failed, until when data for them is refused.
+    refused: BTreeMap<IpAddr, Instant>,
 }
 
 impl Permissions {
@@ -87,6 +98,16 @@ impl Permissions {
             p.in_flight = None;
             p.announced = false;
         }
+    }
+
+    /// Whether data for `ip` is refused at `now` after a failed permission.
+    pub(super) fn refused(&self, ip: IpAddr, now: Instant) -> bool {
+        self.refused.get(&ip).is_some_and(|until| now < *until)
+    }
+
+    /// Forgets a refusal (the owner asks again explicitly).
+    pub(super) fn forgive(&mut self, ip: IpAddr) {
+        self.refused.remove(&ip);
     }
 
     /// Queues data for `peer` until its IP's permission is installed.
@@ -137,6 +158,9 @@ impl TurnClient {
         peer: SocketAddr,
         data: &[u8],
     ) -> Result<(), UsageError> {
+        if self.permissions.refused(peer.ip(), now) {
+            return Err(UsageError::PermissionRefused { peer });
+        }
         self.ensure_permission(now, peer.ip(), peer.port());
         self.permissions.enqueue(peer, data)
     }
@@ -198,6 +222,10 @@ impl TurnClient {
             return;
         }
         self.permissions.map.remove(&ip);
+        self.permissions.refused.retain(|_, until| now < *until);
+        self.permissions
+            .refused
+            .insert(ip, later(now, PERMISSION_REFUSAL_HOLD));
         self.events
             .push_back(TurnEvent::PermissionFailed(ip, error));
     }

@@ -12,7 +12,10 @@
 //!   server relays from a peer is handled as if it had arrived on it.
 //! - Permissions are made as pairs form (RFC 8656 §9: one per peer IP), so
 //!   that checks find them in place; the selected pair's peer gets a
-//!   channel (§12), cheaper per datagram than Send indications.
+//!   channel (§12), cheaper per datagram than Send indications. A refused
+//!   permission (a server whose policy forbids private peers answers 403
+//!   for the peer's host candidates) fails the pairs from that relayed
+//!   address to that IP at once: no check could pass there.
 //! - A lost allocation (437, `Reallocated`) trickles the new relayed
 //!   candidate; sending from the old address stops. A failed allocation is
 //!   reported as [`Event::RelayFailed`](super::Event) with the server's
@@ -26,6 +29,7 @@ use std::time::Instant;
 use candidate_gather::turn::{Handled, TurnClient, TurnConfig, TurnEvent};
 use rand_core::Rng;
 
+use super::checklist::PairState;
 use super::{Agent, Event, Relayed};
 
 /// One TURN allocation of the agent.
@@ -40,6 +44,9 @@ pub(super) struct Relay {
     pub retired: Vec<SocketAddr>,
     /// Peer IPs a permission was asked for.
     pub permitted: BTreeSet<IpAddr>,
+    /// Peer IPs whose permission the server refused: pairs from this
+    /// relayed address to them fail.
+    pub refused: BTreeSet<IpAddr>,
     /// The peer a channel was bound for (the selected pair's).
     pub channel: Option<SocketAddr>,
     /// Whether gathering has stopped waiting for it.
@@ -76,6 +83,7 @@ impl Agent {
                     relayed: None,
                     retired: Vec::new(),
                     permitted: BTreeSet::new(),
+                    refused: BTreeSet::new(),
                     channel: None,
                     settled: false,
                 });
@@ -135,7 +143,7 @@ impl Agent {
     }
 
     /// Takes in what the clients report.
-    pub(super) fn pump_relays(&mut self, _now: Instant) {
+    pub(super) fn pump_relays(&mut self, now: Instant) {
         for i in 0..self.relays.len() {
             while let Some(ev) = self.relays.get_mut(i).and_then(|r| r.client.poll_event()) {
                 let Some(r) = self.relays.get_mut(i) else {
@@ -166,6 +174,7 @@ impl Agent {
                         r.retired.push(previous);
                         r.relayed = Some(relayed);
                         r.permitted.clear();
+                        r.refused.clear();
                         r.channel = None;
                         self.sockets.remove(&previous);
                         self.relayed(
@@ -176,6 +185,12 @@ impl Agent {
                                 mapped,
                             },
                         );
+                    }
+                    TurnEvent::PermissionFailed(ip, _) => {
+                        r.refused.insert(ip);
+                        if let Some(relayed) = r.relayed {
+                            self.fail_pairs_to(now, stream, relayed, ip);
+                        }
                     }
                     TurnEvent::Failed(error) => {
                         let server = r.client.server();
@@ -200,9 +215,37 @@ impl Agent {
         }
     }
 
+    /// Fails the unfinished pairs from relayed address `base` to `ip`, whose
+    /// permission the server refused, and stops their checks.
+    fn fail_pairs_to(&mut self, now: Instant, stream: usize, base: SocketAddr, ip: IpAddr) {
+        let Some(s) = self.streams.get_mut(stream) else {
+            return;
+        };
+        let generation = s.generation;
+        let mut failed = Vec::new();
+        for (i, p) in s.list.pairs.iter_mut().enumerate() {
+            let open = matches!(
+                p.state,
+                PairState::Frozen | PairState::Waiting | PairState::InProgress
+            );
+            if open && p.base == base && p.remote_addr.ip() == ip {
+                p.state = PairState::Failed;
+                failed.push(i);
+            }
+        }
+        if failed.is_empty() {
+            return;
+        }
+        s.list.triggered.retain(|i| !failed.contains(i));
+        self.checks.cancel(now, |k| {
+            k.stream == stream && k.generation == generation && failed.contains(&k.pair)
+        });
+    }
+
     /// Permissions for the peers of pairs on relayed candidates (as pairs
     /// form), and a channel for a selected pair on one.
     pub(super) fn maintain_relays(&mut self, now: Instant) {
+        let mut refused = Vec::new();
         for r in &mut self.relays {
             let Some(relayed) = r.relayed else { continue };
             let Some(s) = self.streams.get(r.stream) else {
@@ -210,7 +253,11 @@ impl Agent {
             };
             for p in s.list.pairs.iter().filter(|p| p.base == relayed) {
                 let ip = p.remote_addr.ip();
-                if r.permitted.insert(ip) {
+                if r.refused.contains(&ip) {
+                    if p.state != PairState::Failed && p.state != PairState::Succeeded {
+                        refused.push((r.stream, relayed, ip));
+                    }
+                } else if r.permitted.insert(ip) {
                     let _ = r.client.create_permission(now, ip);
                 }
             }
@@ -224,6 +271,10 @@ impl Agent {
                     r.channel = Some(peer);
                 }
             }
+        }
+        refused.dedup();
+        for (stream, base, ip) in refused {
+            self.fail_pairs_to(now, stream, base, ip);
         }
     }
 
