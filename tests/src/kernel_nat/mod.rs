@@ -20,23 +20,29 @@
 //!   mappings.
 //! - [`Nsnode`]: runs our sans-IO components inside a namespace through
 //!   the `nsnode` helper binary and reads back their reports.
+//! - [`TwoNatLab`]: two clients behind two NATs and a server on the
+//!   internet between them; [`IceCall`]: an ICE agent in each client
+//!   namespace (`nsnode ice-agent`) and the signalling between them.
 //!
-//! Larger set-ups (two clients behind two NATs, a TURN server between
-//! them) are built from the same pieces: more [`Netns`], more [`veth`]
-//! pairs, a ruleset per NAT, and any binary started with [`Netns::spawn`]
-//! whose stdout the test reads.
+//! Other set-ups are built from the same pieces, as [`TwoNatLab`] is:
+//! more [`Netns`], more [`veth`] pairs, a ruleset per NAT, and any binary
+//! started with [`Netns::spawn`] whose stdout the test reads.
 
 pub mod conntrack;
+pub mod ice_call;
 mod lab;
 mod netns;
 mod node;
 pub mod process;
 pub mod require;
 pub mod rules;
+pub mod two_nats;
 
+pub use ice_call::{AgentView, IceCall, SelectedLine, Transcript};
 pub use lab::{CLIENT_IP, EXTERNAL_IP, EXTERNAL_IP2, GATEWAY_IP, NatLab, SERVER_ALT_IP, SERVER_IP};
 pub use netns::{Netns, veth};
 pub use node::{NodeReport, Nsnode, Pending, classic_report_lines, nat_report_lines};
 pub use process::{Background, CommandError, Output};
 pub use require::{Need, require};
 pub use rules::{Expected, KernelNat, Mapping, Middlebox, Randomization};
+pub use two_nats::TwoNatLab;

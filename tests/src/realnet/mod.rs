@@ -245,6 +245,31 @@ impl RealNet {
         self.register_udp(socket)
     }
 
+    /// Binds a UDP socket at exactly `addr` for an endpoint already added
+    /// (a TURN server's relay socket, asked for while it runs); returns
+    /// the address bound. A socket already bound there and owned by no
+    /// other endpoint is given to `owner` as it is (sockets are never
+    /// closed before the net is dropped, so a relay address given back
+    /// and asked for again finds its socket still there).
+    pub fn bind_udp_for(&mut self, owner: EndpointId, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let local = match self.udp.get(&addr) {
+            Some(Udp {
+                owner: Some(other), ..
+            }) if *other != owner => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{addr} belongs to another endpoint"),
+                ));
+            }
+            Some(_) => addr,
+            None => self.bind_udp(addr)?,
+        };
+        if let Some(udp) = self.udp.get_mut(&local) {
+            udp.owner = Some(owner);
+        }
+        Ok(local)
+    }
+
     /// Binds the four sockets of an RFC 5780 server, `primary:P1`,
     /// `primary:P2`, `alternate:P1`, `alternate:P2`, with ports P1 and P2
     /// that are free on both IPs; returns (P1, P2).
