@@ -1,6 +1,6 @@
 //! A sans-IO ICE agent (RFC 8445) for WebRTC-like stacks.
 //!
-//! [`Agent`] gathers host and server-reflexive candidates, pairs them with
+//! [`Agent`] gathers host, server-reflexive and relayed candidates, pairs them with
 //! the peer's, runs connectivity checks in the controlling or controlled
 //! role, nominates, and hands the application the selected pair of each
 //! component, then keeps it alive with consent freshness (RFC 7675). It
@@ -69,9 +69,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! To come (later issues): a TURN client that allocates relayed candidates
-//! (the agent already takes them, [`Agent::add_relayed_candidate`]), and the
-//! tokio driver with an async connection for the selected pair.
+//! Relayed candidates come from the TURN servers of
+//! [`AgentConfig::turn_servers`] (the agent runs a sans-IO TURN client per
+//! base and server), or from a driver that allocates them itself
+//! ([`Agent::add_relayed_candidate`]). To come (a later issue): the tokio
+//! driver with an async connection for the selected pair.
 
 pub mod agent;
 pub mod candidate;
