@@ -260,7 +260,7 @@ struct RelayCounts {
 
 /// Our TURN server over real sockets: the relay sockets it asks for
 /// (`TurnEvent::BindRelay`) are collected here and bound by the loop of
-/// [`turn_server`], which owns the net.
+/// [`turn_server()`], which owns the net.
 struct RealTurn {
     server: TurnServer,
     to_bind: Vec<SocketAddr>,
