@@ -35,10 +35,12 @@ use std::sync::Arc;
 
 use stun_proto::Transport;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::turn::{TurnConfigError, TurnEvent, TurnServer, TurnServerConfig, TurnTransmit};
+use crate::turn::{
+    TurnConfigError, TurnEvent, TurnServer, TurnServerConfig, TurnServerStats, TurnTransmit,
+};
 
 /// Frames waiting to be written on one TCP connection before new ones are
 /// dropped (the client is not reading).
@@ -82,6 +84,7 @@ pub struct TurnFront {
     tcp: Vec<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    stats: watch::Receiver<TurnServerStats>,
 }
 
 /// Why the front could not start.
@@ -173,12 +176,14 @@ impl TurnFront {
         let udp: Vec<SocketAddr> = udp_bound.keys().copied().collect();
         let tcp: Vec<SocketAddr> = tcp_bound.keys().copied().collect();
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(run(core, udp_bound, tcp_bound, stopped));
+        let (stats_tx, stats) = watch::channel(core.stats());
+        let task = tokio::spawn(run(core, udp_bound, tcp_bound, stopped, stats_tx));
         Ok(TurnFront {
             udp,
             tcp,
             stop: Some(stop),
             task,
+            stats,
         })
     }
 
@@ -192,12 +197,18 @@ impl TurnFront {
         &self.tcp
     }
 
-    /// Stops serving and closes every socket.
-    pub async fn shutdown(mut self) {
+    /// The core's counters, as of its last input.
+    pub fn stats(&self) -> TurnServerStats {
+        *self.stats.borrow()
+    }
+
+    /// Stops serving and closes every socket; returns the final counters.
+    pub async fn shutdown(mut self) -> TurnServerStats {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+        *self.stats.borrow()
     }
 }
 
@@ -321,6 +332,7 @@ async fn run(
     udp: BTreeMap<SocketAddr, UdpSocket>,
     tcp: BTreeMap<SocketAddr, TcpListener>,
     mut stopped: oneshot::Receiver<()>,
+    stats: watch::Sender<TurnServerStats>,
 ) {
     let legacy = core.config().legacy_channels;
     let (input, mut inputs) = mpsc::channel(INPUT_QUEUE);
@@ -372,6 +384,7 @@ async fn run(
             &connections,
         )
         .await;
+        stats.send_replace(core.stats());
     }
     tasks.abort_all();
 }
