@@ -12,7 +12,8 @@
 //!   foundations;
 //! - [`sdp`]: `a=candidate` and the other ICE SDP attributes (RFC 8839);
 //! - [`credentials`]: ufrag and pwd (RFC 8445 §5.3);
-//! - [`agent`]: the agent itself.
+//! - [`agent`]: the agent itself;
+//! - [`driver`]: the tokio driver (feature `tokio`).
 //!
 //! # Driving an agent
 //!
@@ -72,19 +73,27 @@
 //! Relayed candidates come from the TURN servers of
 //! [`AgentConfig::turn_servers`] (the agent runs a sans-IO TURN client per
 //! base and server), or from a driver that allocates them itself
-//! ([`Agent::add_relayed_candidate`]). To come (a later issue): the tokio
-//! driver with an async connection for the selected pair.
+//! ([`Agent::add_relayed_candidate`]). [`driver`] (feature `tokio`, on by
+//! default) runs the agent on tokio sockets and timers and hands out an
+//! async connection for the selected pair.
 
 pub mod agent;
 pub mod candidate;
 pub mod credentials;
+#[cfg(feature = "tokio")]
+pub mod driver;
 pub mod sdp;
 
 pub use agent::{
     Agent, AgentConfig, AgentError, CandidatePairState, CandidatePolicy, ConnectionState, Event,
-    PairStats, Relayed, Role, StreamConfig, StreamId, TurnServer,
+    PairStats, Relayed, Role, SelectedPath, StreamConfig, StreamId, TurnServer,
 };
 pub use candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
 /// The typed error of a failed TURN allocation ([`Event::RelayFailed`]).
 pub use candidate_gather::turn::TurnError;
 pub use credentials::Credentials;
+
+/// The README's Rust blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -39,7 +39,7 @@ use stun_proto::{IntegrityKey, Transmit};
 pub use checklist::PairState as CandidatePairState;
 pub use types::{
     AgentConfig, AgentError, CandidatePolicy, ConnectionState, Event, PairStats, Relayed, Role,
-    StreamConfig, StreamId, TurnServer,
+    SelectedPath, StreamConfig, StreamId, TurnServer,
 };
 
 use crate::candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
@@ -388,6 +388,26 @@ impl Agent {
                 })
             })
             .collect())
+    }
+
+    /// The component's selected pair, where data goes (§8.1.1): `None`
+    /// until one is selected. It survives an ICE restart until the new
+    /// checklist selects another.
+    pub fn selected_path(
+        &self,
+        stream: StreamId,
+        component: u16,
+    ) -> Result<Option<SelectedPath>, AgentError> {
+        let i = self.stream_index(stream)?;
+        let s = self.streams.get(i).ok_or(AgentError::UnknownStream)?;
+        let c = s.component(component).ok_or(AgentError::UnknownComponent)?;
+        Ok(c.selected.as_ref().map(|sel| SelectedPath {
+            local: sel.local_candidate.clone(),
+            remote: sel.remote_candidate.clone(),
+            base: sel.base,
+            remote_addr: sel.remote_addr,
+            consent: !sel.expired,
+        }))
     }
 
     /// Adds a relayed candidate that the driver's TURN client (RFC 8656)

@@ -115,6 +115,24 @@ pub enum Event {
     },
 }
 
+/// A component's selected pair ([`Agent::selected_path`](super::Agent::selected_path)).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SelectedPath {
+    /// The local candidate.
+    pub local: Candidate,
+    /// The remote candidate.
+    pub remote: Candidate,
+    /// The socket data leaves from (the local candidate's base; for a
+    /// relayed candidate, the relayed address, served by the agent's TURN
+    /// client).
+    pub base: SocketAddr,
+    /// Where data goes.
+    pub remote_addr: SocketAddr,
+    /// Consent holds (RFC 7675): sending is allowed.
+    pub consent: bool,
+}
+
 /// One candidate pair of a checklist, as [`Agent::pair_stats`](super::Agent::pair_stats)
 /// shows it (in the spirit of `RTCIceCandidatePairStats`).
 #[derive(Clone, Debug, PartialEq)]
