@@ -86,7 +86,7 @@ pub mod sdp;
 
 pub use agent::{
     Agent, AgentConfig, AgentError, CandidatePairState, CandidatePolicy, ConnectionState, Event,
-    PairStats, Relayed, Role, SelectedPath, StreamConfig, StreamId, TurnServer,
+    PairStats, Relayed, Role, SelectedPath, StreamConfig, StreamId, StunError, TurnServer,
 };
 pub use candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
 /// The typed error of a failed TURN allocation ([`Event::RelayFailed`]).

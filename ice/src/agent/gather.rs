@@ -26,11 +26,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use candidate_gather::transaction::{Expect, Finished};
-use stun_proto::attr::XorMappedAddress;
+use stun_proto::attr::{ErrorCode, XorMappedAddress};
 use stun_proto::{Class, Message, MessageType, MessageWriter, TransactionId};
 
 use super::checklist::Local;
-use super::{Agent, Event, GatherKey};
+use super::{Agent, Event, GatherKey, StunError};
 use crate::candidate::{
     Candidate, CandidateAddress, CandidateType, TransportProtocol, foundation, local_preferences,
     priority,
@@ -179,9 +179,20 @@ impl Agent {
     pub(super) fn gather_timeouts(&mut self, now: Instant) {
         for f in self.gathers.handle_timeout(now) {
             if let Finished::TimedOut { key, .. } = f {
+                self.gather_failed(key, StunError::Timeout);
                 self.gather_done(key.stream);
             }
         }
+    }
+
+    /// Reports a STUN server that gave no server-reflexive candidate.
+    fn gather_failed(&mut self, key: GatherKey, error: StunError) {
+        self.events.push_back(Event::ServerReflexiveFailed {
+            stream: Agent::stream_id(key.stream),
+            server: key.server,
+            base: key.base,
+            error,
+        });
     }
 
     /// Adds a relayed candidate the driver's TURN client allocated.
@@ -282,8 +293,18 @@ impl Agent {
             }
             _ => None,
         };
-        if let Some(mapped) = mapped {
-            self.add_server_reflexive(key, mapped);
+        match mapped {
+            Some(mapped) => self.add_server_reflexive(key, mapped),
+            None => {
+                let error = match msg.get::<ErrorCode>() {
+                    Ok(Some(e)) if msg.class() == Class::Error => StunError::Refused {
+                        code: e.code(),
+                        reason: e.reason().to_owned(),
+                    },
+                    _ => StunError::Unusable,
+                };
+                self.gather_failed(key, error);
+            }
         }
         self.gather_done(key.stream);
         true

@@ -39,7 +39,7 @@ use stun_proto::{IntegrityKey, Transmit};
 pub use checklist::PairState as CandidatePairState;
 pub use types::{
     AgentConfig, AgentError, CandidatePolicy, ConnectionState, Event, PairStats, Relayed, Role,
-    SelectedPath, StreamConfig, StreamId, TurnServer,
+    SelectedPath, StreamConfig, StreamId, StunError, TurnServer,
 };
 
 use crate::candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};

@@ -103,6 +103,18 @@ pub enum Event {
         /// The bytes.
         data: Vec<u8>,
     },
+    /// A STUN server gave no server-reflexive candidate for a base
+    /// (RFC 8445 §5.1.1.2); gathering goes on without it.
+    ServerReflexiveFailed {
+        /// The stream.
+        stream: StreamId,
+        /// The STUN server.
+        server: SocketAddr,
+        /// The local socket the request left from.
+        base: SocketAddr,
+        /// What the server or the network did.
+        error: StunError,
+    },
     /// A TURN allocation for the stream failed or was lost; the stream
     /// goes on without that relayed candidate.
     RelayFailed {
@@ -114,6 +126,45 @@ pub enum Event {
         error: TurnError,
     },
 }
+
+/// Why a STUN server gave no server-reflexive address
+/// ([`Event::ServerReflexiveFailed`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StunError {
+    /// No answer within the RFC 8489 §6.2.1 retransmissions.
+    Timeout,
+    /// An error response.
+    Refused {
+        /// The error code.
+        code: u16,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// A success without (XOR-)MAPPED-ADDRESS, or with attributes it
+    /// must understand and we do not (RFC 8489 §7.3.3).
+    Unusable,
+}
+
+impl fmt::Display for StunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StunError::Timeout => f.write_str(
+                "no answer (RFC 8489 retransmissions exhausted): check the server's address \
+                 and port, and that UDP to it is not blocked",
+            ),
+            StunError::Refused { code, reason } => write!(
+                f,
+                "the server answered {code} {reason}: it may not be a STUN server on this port"
+            ),
+            StunError::Unusable => f.write_str(
+                "the server's answer carried no usable mapped address: it may not be a STUN server",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StunError {}
 
 /// A component's selected pair ([`Agent::selected_path`](super::Agent::selected_path)).
 #[derive(Clone, Debug, PartialEq)]

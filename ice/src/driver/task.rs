@@ -232,6 +232,10 @@ impl Task {
                 let state = self.status.borrow().state;
                 self.publish(state);
             }
+            Event::ServerReflexiveFailed { server, error, .. } => {
+                self.stream_span
+                    .in_scope(|| tracing::warn!(%server, %error, "STUN server gave no candidate"));
+            }
             Event::RelayFailed { server, error, .. } => {
                 self.stream_span
                     .in_scope(|| tracing::warn!(%server, %error, "TURN allocation failed"));
