@@ -195,7 +195,7 @@ impl Agent {
         (id, buf)
     }
 
-    fn send_check(&mut self, now: Instant, stream: usize, pair: usize) {
+    pub(super) fn send_check(&mut self, now: Instant, stream: usize, pair: usize) {
         let Some(s) = self.streams.get(stream) else {
             return;
         };
