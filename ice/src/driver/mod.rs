@@ -119,6 +119,7 @@ pub struct IceAgent {
     commands: mpsc::UnboundedSender<Command>,
     status: watch::Receiver<Status>,
     events: broadcast::Sender<Event>,
+    first_events: Mutex<Option<broadcast::Receiver<Event>>>,
     data: Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
     credentials: Mutex<Credentials>,
     sockets: Vec<SocketAddr>,
@@ -158,7 +159,9 @@ impl IceAgent {
         let (commands_tx, commands) = mpsc::unbounded_channel();
         let (arrivals_tx, arrivals) = mpsc::channel(ARRIVAL_QUEUE);
         let (data_tx, data_rx) = mpsc::channel(RECEIVE_QUEUE);
-        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        // Kept for the first `events()` call, so that it misses nothing
+        // since the start (a relay refused within a round trip, say).
+        let (events, first_events) = broadcast::channel(EVENT_QUEUE);
         let (status_tx, status) = watch::channel(Status {
             state: ConnectionState::New,
             path: None,
@@ -202,6 +205,7 @@ impl IceAgent {
             commands: commands_tx,
             status,
             events,
+            first_events: Mutex::new(Some(first_events)),
             data: Mutex::new(Some(data_rx)),
             credentials: Mutex::new(credentials),
             sockets: local_addrs,
@@ -231,12 +235,19 @@ impl IceAgent {
         LocalCandidates { rx }
     }
 
-    /// Everything the agent reports from now on (candidates, states,
-    /// selected pairs, failed relays; data goes to the [`Connection`]),
-    /// for a user interface or a log.
+    /// What the agent reports (candidates, states, selected pairs, failed
+    /// STUN and TURN servers; data goes to the [`Connection`]), for a user
+    /// interface or a log. The first call sees everything since
+    /// [`IceAgent::new`] (up to the last 256 events); later calls see
+    /// what happens from then on.
     pub fn events(&self) -> Events {
+        let first = self
+            .first_events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
         Events {
-            rx: self.events.subscribe(),
+            rx: first.unwrap_or_else(|| self.events.subscribe()),
         }
     }
 
