@@ -28,6 +28,7 @@ pub mod output;
 pub mod progress;
 pub mod reliable;
 pub mod serve;
+pub mod servers;
 pub mod shutdown;
 pub mod signal;
 pub mod url;
