@@ -136,7 +136,7 @@ async fn ca_closed_recv(a: &IceAgent) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_candidates_replay_to_late_readers_and_end_with_gathering() {
+async fn local_candidates_and_first_events_replay_to_late_readers() {
     let a = agent(config(Role::Controlling, 3)).await;
     let mut first = Vec::new();
     let mut s = a.local_candidates();
@@ -153,6 +153,30 @@ async fn local_candidates_replay_to_late_readers_and_end_with_gathering() {
         again.push(c);
     }
     assert_eq!(first, again);
+    // The first events() call replays from the start, even though it
+    // comes after gathering completed; a later call starts from now.
+    let mut events = a.events();
+    let mut replayed = Vec::new();
+    while let Ok(Some(e)) = timeout(Duration::from_millis(200), events.next()).await {
+        replayed.push(e);
+    }
+    assert!(
+        matches!(replayed.first(), Some(ice::Event::LocalCandidate { candidate, .. }) if *candidate == first[0]),
+        "{replayed:?}"
+    );
+    assert!(
+        replayed
+            .iter()
+            .any(|e| matches!(e, ice::Event::GatheringComplete { .. })),
+        "{replayed:?}"
+    );
+    let mut later = a.events();
+    assert!(
+        timeout(Duration::from_millis(200), later.next())
+            .await
+            .is_err(),
+        "a second subscriber starts from now"
+    );
     a.close().await;
 }
 
