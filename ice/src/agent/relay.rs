@@ -75,6 +75,7 @@ impl Agent {
                     TurnConfig::new(server.server, &server.username, &server.password, 0);
                 config.seed = self.rng.next_u64();
                 config.software = None;
+                config.retransmit = self.config.retransmit;
                 let client = TurnClient::new(config, base, now);
                 self.relays.push(Relay {
                     stream,

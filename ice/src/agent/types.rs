@@ -312,8 +312,9 @@ pub struct AgentConfig {
     pub ta: Duration,
     /// The most pairs a checklist keeps (RFC 8445 §6.1.2.5); 100.
     pub max_pairs: usize,
-    /// Retransmission of the requests to STUN servers (RFC 8489 §6.2.1
-    /// defaults: 7 requests over 39.5 s).
+    /// Retransmission of the requests to STUN and TURN servers (RFC 8489
+    /// §6.2.1 defaults: 7 requests over 39.5 s); a shorter schedule makes
+    /// an unreachable server fail sooner.
     pub retransmit: RetransmitConfig,
     /// Retransmission of connectivity checks. Each check's RTO is
     /// `max(rto, Ta × checks waiting or in progress)` (RFC 8445 §14.3), so
