@@ -162,7 +162,7 @@ pub async fn run(args: ConnectArgs) -> Result<(), CliError> {
 /// is an edge of the stack, where the clock and the process id are fair
 /// sources; the agent only needs them to differ between runs and peers.
 #[allow(clippy::disallowed_methods)]
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
