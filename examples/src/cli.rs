@@ -20,9 +20,9 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Two ICE agents connect through an in-process STUN/TURN server, then
-    /// behind simulated NATs (not implemented yet).
+    /// behind simulated NATs.
     Demo(demo::DemoArgs),
-    /// List this machine's ICE candidates (not implemented yet).
+    /// List this machine's ICE candidates as they trickle in.
     Gather(gather::GatherArgs),
     /// Discover the NAT between here and a STUN server (RFC 5780, RFC 3489).
     NatType(nat_type::NatTypeArgs),
@@ -30,7 +30,7 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run the rendezvous server that pairs `icectl connect` peers.
     Signal(signal::SignalArgs),
-    /// Connect to a peer through `icectl signal` (not implemented yet).
+    /// ICE netcat: connect to a peer through `icectl signal`.
     Connect(connect::ConnectArgs),
 }
 

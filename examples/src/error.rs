@@ -11,8 +11,8 @@ use serde::Serialize;
 /// The exit code of a failure at run time (a server that does not answer,
 /// a port that is taken).
 pub const EXIT_FAILURE: u8 = 1;
-/// The exit code of a usage error (bad arguments, a bad URL, a command that
-/// does not exist yet), as clap uses for its own.
+/// The exit code of a usage error (bad arguments, a bad URL), as clap
+/// uses for its own.
 pub const EXIT_USAGE: u8 = 2;
 
 /// A failure, told as what failed, why, and what to try.
@@ -47,16 +47,6 @@ impl CliError {
             code: EXIT_USAGE,
             ..CliError::new(what, why, hint)
         }
-    }
-
-    /// A subcommand whose body is not written yet (exit code
-    /// [`EXIT_USAGE`]).
-    pub fn not_implemented(command: &str) -> Self {
-        CliError::usage(
-            format!("`icectl {command}` is not implemented yet"),
-            "this build has its arguments but not its body",
-            "run `icectl --help` for the commands that work: serve, signal, nat-type",
-        )
     }
 
     /// A socket that could not be bound at `addr`, given with `flag`.
