@@ -15,6 +15,7 @@ use ice::driver::{IceAgent, IceConfig, LocalAddresses};
 use ice::{AgentConfig, Candidate, CandidateType, Event, Role};
 use serde_json::json;
 
+use crate::clock::now;
 use crate::error::CliError;
 use crate::output::{print_json, print_line};
 use crate::servers::{Server, ServerArgs};
@@ -55,7 +56,7 @@ struct Outcome {
 /// Gathers and prints; exit 1 if a server gave nothing.
 pub async fn run(args: GatherArgs) -> Result<(), CliError> {
     let servers = args.servers.resolve().await?;
-    let mut config = AgentConfig::new(Role::Controlling, crate::connect::seed());
+    let mut config = AgentConfig::new(Role::Controlling, crate::clock::seed());
     config.stun_servers = servers.stun.clone();
     config.turn_servers = servers.turn.clone();
     config.include_loopback = args.include_loopback || args.local.iter().any(|ip| ip.is_loopback());
@@ -65,7 +66,7 @@ pub async fn run(args: GatherArgs) -> Result<(), CliError> {
     } else {
         LocalAddresses::Ips(args.local.clone())
     };
-    let start = clock();
+    let start = now();
     let agent = IceAgent::new(IceConfig::new(config).with_local(local))
         .await
         .map_err(|e| {
@@ -362,14 +363,6 @@ fn summary(
     out.trim_end().to_owned()
 }
 
-/// Milliseconds, to a tenth.
 fn ms_since(start: Instant) -> f64 {
-    let ms = clock().saturating_duration_since(start).as_secs_f64() * 1000.0;
-    (ms * 10.0).round() / 10.0
-}
-
-/// The clock: the command line is where time is read.
-#[allow(clippy::disallowed_methods)]
-fn clock() -> Instant {
-    Instant::now()
+    crate::clock::ms(start, now())
 }

@@ -12,13 +12,14 @@
 //! Shared by all: [`error`] (what failed, why, what to try; exit codes),
 //! [`output`] (`--json` or a table on stdout), [`progress`] (a spinner on
 //! a terminal's stderr), [`url`] (`stun:` and `turn:` URLs),
-//! [`servers`] (`--stun`/`--turn` flags), [`reliable`] (the byte stream
+//! [`clock`] (time and seeds), [`servers`] (`--stun`/`--turn` flags), [`reliable`] (the byte stream
 //! of `connect`), [`duration`] and [`shutdown`] (Ctrl-C).
 //!
 //! The command line is an edge of the stack: it owns sockets and reads
 //! the clock, and drives the sans-IO crates with them.
 
 pub mod cli;
+pub mod clock;
 pub mod connect;
 pub mod demo;
 pub mod duration;

@@ -91,7 +91,7 @@ pub async fn run(args: ConnectArgs) -> Result<(), CliError> {
             Role::Controlling => ice::Role::Controlling,
             Role::Controlled => ice::Role::Controlled,
         },
-        seed(),
+        crate::clock::seed(),
     );
     config.stun_servers = servers.stun.clone();
     config.turn_servers = servers.turn.clone();
@@ -156,16 +156,4 @@ pub async fn run(args: ConnectArgs) -> Result<(), CliError> {
     signalling.bye().await;
     agent.close().await;
     result
-}
-
-/// A seed for the agent's credentials and tie-breaker: the command line
-/// is an edge of the stack, where the clock and the process id are fair
-/// sources; the agent only needs them to differ between runs and peers.
-#[allow(clippy::disallowed_methods)]
-pub(crate) fn seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    nanos ^ (u64::from(std::process::id()) << 32)
 }

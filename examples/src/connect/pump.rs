@@ -9,6 +9,7 @@ use ice::driver::{Connection, Events};
 use ice::{Candidate, CandidateType, ConnectionState, Event};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::clock::now;
 use crate::error::CliError;
 use crate::reliable::{RTO, Stream};
 use crate::signal::Role;
@@ -27,10 +28,7 @@ pub struct Status {
 impl Status {
     /// Text lines, or JSON objects with `json`.
     pub fn new(json: bool) -> Status {
-        Status {
-            json,
-            start: clock(),
-        }
+        Status { json, start: now() }
     }
 
     fn emit(&self, text: String, value: serde_json::Value) {
@@ -125,7 +123,7 @@ pub async fn copy(
     let mut buf = vec![0u8; 64 * 1024];
     let mut stdin_open = true;
     let mut events_open = true;
-    let mut last_heard = clock();
+    let mut last_heard = now();
     let (mut sent, mut received) = (0u64, 0u64);
     let mut linger_until: Option<Instant> = None;
     // The first events() call replays the start: report only changes.
@@ -149,16 +147,16 @@ pub async fn copy(
         if wrote {
             stdout.flush().await.map_err(stdout_error)?;
         }
-        let now = clock();
+        let t = now();
         if linger_until.is_none() && stream.output_done() && stream.input_done() {
-            linger_until = Some(now + LINGER);
+            linger_until = Some(t + LINGER);
         }
-        if linger_until.is_some_and(|t| now >= t) {
+        if linger_until.is_some_and(|end| t >= end) {
             break;
         }
         // Silence only matters while we wait for the peer to acknowledge.
         let waiting = stream.poll_timeout();
-        if waiting.is_some() && now.saturating_duration_since(last_heard) > idle {
+        if waiting.is_some() && t.saturating_duration_since(last_heard) > idle {
             return Err(CliError::new(
                 "the peer stopped answering",
                 format!("nothing arrived for {idle:?} while data waited for acknowledgement"),
@@ -169,11 +167,11 @@ pub async fn copy(
             .into_iter()
             .flatten()
             .min()
-            .unwrap_or(now + Duration::from_secs(3600));
+            .unwrap_or(t + Duration::from_secs(3600));
         tokio::select! {
             r = conn.recv() => match r {
                 Ok(d) => {
-                    last_heard = clock();
+                    last_heard = now();
                     stream.handle_datagram(last_heard, &d);
                 }
                 Err(e) => return Err(CliError::new(
@@ -185,10 +183,10 @@ pub async fn copy(
             n = stdin.read(&mut buf), if stdin_open && stream.wants_input() => match n {
                 Ok(0) => {
                     stdin_open = false;
-                    stream.close_input(clock());
+                    stream.close_input(now());
                 }
                 Ok(n) => {
-                    stream.write(clock(), buf.get(..n).unwrap_or_default());
+                    stream.write(now(), buf.get(..n).unwrap_or_default());
                     sent += n as u64;
                 }
                 Err(e) => return Err(CliError::new(
@@ -215,19 +213,12 @@ pub async fn copy(
                 Some(_) => {}
                 None => events_open = false,
             },
-            _ = tokio::time::sleep_until(wake.into()) => stream.handle_timeout(clock()),
+            _ = tokio::time::sleep_until(wake.into()) => stream.handle_timeout(now()),
         }
     }
     status.finished(sent, received, stream.retransmissions);
     conn.close().await;
     Ok(())
-}
-
-/// The clock: this module is the edge where time is read and handed to
-/// the sans-IO stream.
-#[allow(clippy::disallowed_methods)]
-fn clock() -> Instant {
-    Instant::now()
 }
 
 fn stdout_error(e: std::io::Error) -> CliError {

@@ -19,6 +19,7 @@ use turn_server::turn::Prefix;
 
 use super::Out;
 use super::sim::state_name;
+use crate::clock::now;
 use crate::error::CliError;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -95,9 +96,9 @@ async fn session(
     password: &str,
     relay_only: bool,
 ) -> Result<bool, CliError> {
-    let start = clock();
+    let start = now();
     let agent = |role| {
-        let mut c = AgentConfig::new(role, crate::connect::seed() ^ role as u64);
+        let mut c = AgentConfig::new(role, crate::clock::seed() ^ role as u64);
         c.include_loopback = true;
         c.stun_servers = vec![server];
         c.turn_servers = vec![TurnServer::new(server, USER, password)];
@@ -256,7 +257,7 @@ async fn exchange(
 }
 
 fn narrate(out: &Out, start: Instant, agent: &str, e: &Event) {
-    let ms = (clock().saturating_duration_since(start).as_secs_f64() * 10_000.0).round() / 10.0;
+    let ms = crate::clock::ms(start, now());
     let (text, value) = match e {
         Event::LocalCandidate { candidate: c, .. } => (
             format!("candidate {} {}", c.kind, c.address),
@@ -323,10 +324,4 @@ fn failed(what: &str, why: String) -> CliError {
         why,
         "run again; if it repeats, report it with the output",
     )
-}
-
-/// The clock: the command line is where time is read.
-#[allow(clippy::disallowed_methods)]
-fn clock() -> Instant {
-    Instant::now()
 }

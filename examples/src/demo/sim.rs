@@ -4,7 +4,7 @@
 //! in milliseconds of real time and the same seed gives the same run.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ice::{AgentConfig, CandidatePolicy, CandidateType, ConnectionState, Event, Role, TurnServer};
 use ice_tests::adapters::SimTurnServer;
@@ -13,6 +13,7 @@ use ice_tests::netsim::{Link, Sim, seed};
 use ice_tests::theory::{Kind, predict_ice};
 use turn_server::TurnServerConfig;
 
+use crate::clock::ms;
 use crate::error::CliError;
 
 const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 3478);
@@ -192,11 +193,6 @@ pub fn state_name(s: ConnectionState) -> &'static str {
         ConnectionState::Disconnected => "disconnected",
         ConnectionState::Closed => "closed",
     }
-}
-
-fn ms(start: Instant, t: Instant) -> f64 {
-    let ms = t.saturating_duration_since(start).as_secs_f64() * 1000.0;
-    (ms * 10.0).round() / 10.0
 }
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {

@@ -21,6 +21,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::clock::now;
+
 /// A discovery state machine as the driver sees it.
 pub trait Discovery {
     /// Offers a datagram (ignored ones change nothing).
@@ -71,12 +73,6 @@ macro_rules! discovery {
 
 discovery!(Rfc5780Discovery);
 discovery!(ClassicDiscovery);
-
-/// The clock the state machines get: tokio's (the command line is an edge;
-/// the sans-IO crates never read a clock themselves).
-pub fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
-}
 
 /// No datagram at all came back within the deadline.
 #[derive(Debug)]

@@ -76,7 +76,7 @@ pub async fn run(args: NatTypeArgs) -> Result<(), CliError> {
         c
     };
     let (ours, theirs) = addrs.split_at(RFC5780_SOCKETS.min(addrs.len()));
-    let now = driver::now();
+    let now = crate::clock::now();
     let mut rfc5780 = Rfc5780Discovery::new(config(ours), now);
     let mut classic = ClassicDiscovery::new(config(theirs), now);
     let spinner = Spinner::start(format!("asking {server} about the NAT"));
