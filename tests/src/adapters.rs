@@ -63,6 +63,34 @@ pub struct SimTurnServer {
 }
 
 impl SimTurnServer {
+    /// The netsim Internet (20 ms ± 5 ms one way) with our STUN/TURN
+    /// server at `server` for one user (realm `example.org`); returns the
+    /// simulation and the server's host.
+    pub fn on_internet(
+        seed: u64,
+        server: SocketAddr,
+        user: &str,
+        password: &str,
+    ) -> Result<(crate::netsim::Sim, crate::netsim::HostId), turn_server::TurnConfigError> {
+        use crate::netsim::{Link, Sim};
+        let mut sim = Sim::new(seed);
+        let inet = sim.internet();
+        sim.set_link(
+            inet,
+            Link {
+                latency: std::time::Duration::from_millis(20),
+                jitter: std::time::Duration::from_millis(5),
+                ..Link::default()
+            },
+        );
+        let config = turn_server::TurnServerConfig::new(server, "example.org")?
+            .with_user(user, password)?
+            .with_seed(crate::netsim::seed::derive_seed(seed, 99));
+        let turn = turn_server::TurnServer::new(config, sim.now())?;
+        let host = sim.add_host(inet, &[server.ip()], SimTurnServer::new(turn));
+        Ok((sim, host))
+    }
+
     /// Wraps a server.
     pub fn new(server: turn_server::TurnServer) -> SimTurnServer {
         SimTurnServer {

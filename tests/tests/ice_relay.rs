@@ -23,9 +23,8 @@ use ice::{
 };
 use ice_tests::adapters::SimTurnServer;
 use ice_tests::ice_pair::{IcePair, Peer, Signalling};
-use ice_tests::netsim::{HostId, Link, NetworkId, Sim, seed};
+use ice_tests::netsim::{HostId, NetworkId, Sim, seed};
 use ice_tests::theory::{Kind, predict_ice};
-use turn_server::TurnServerConfig;
 
 const SERVER: &str = "198.51.100.1:3478";
 const USER: &str = "alice";
@@ -37,26 +36,7 @@ fn ip(s: &str) -> IpAddr {
 
 /// The netsim Internet with our TURN server, and the server's host.
 fn world(s: u64) -> (Sim, HostId) {
-    let mut sim = Sim::new(s);
-    let inet = sim.internet();
-    sim.set_link(
-        inet,
-        Link {
-            latency: Duration::from_millis(20),
-            jitter: Duration::from_millis(5),
-            ..Link::default()
-        },
-    );
-    let server: SocketAddr = SERVER.parse().unwrap();
-    let config = TurnServerConfig::new(server, "example.org")
-        .unwrap()
-        .with_user(USER, PASS)
-        .unwrap()
-        .with_seed(seed::derive_seed(s, 99));
-    let now = sim.now();
-    let turn = turn_server::TurnServer::new(config, now).unwrap();
-    let host = sim.add_host(inet, &[server.ip()], SimTurnServer::new(turn));
-    (sim, host)
+    SimTurnServer::on_internet(s, SERVER.parse().unwrap(), USER, PASS).unwrap()
 }
 
 fn config(role: Role, s: u64, policy: CandidatePolicy) -> AgentConfig {

@@ -9,9 +9,8 @@ use std::time::Duration;
 use ice::{AgentConfig, CandidatePolicy, CandidateType, ConnectionState, Event, Role, TurnServer};
 use ice_tests::adapters::SimTurnServer;
 use ice_tests::ice_pair::{IcePair, Peer, Signalling};
-use ice_tests::netsim::{Link, Sim, seed};
+use ice_tests::netsim::{Sim, seed};
 use ice_tests::theory::{Kind, predict_ice};
-use turn_server::TurnServerConfig;
 
 use crate::clock::ms;
 use crate::error::CliError;
@@ -54,22 +53,8 @@ pub struct Case {
 /// Runs A behind `a` and B behind `b` until both are connected (or failed,
 /// or 60 s of virtual time), then sends one datagram each way.
 pub fn run_case(a: Kind, b: Kind, s: u64, relay_only: bool) -> Result<Case, CliError> {
-    let mut sim = Sim::new(s);
-    let inet = sim.internet();
-    sim.set_link(
-        inet,
-        Link {
-            latency: Duration::from_millis(20),
-            jitter: Duration::from_millis(2),
-            ..Link::default()
-        },
-    );
-    let turn = TurnServerConfig::new(SERVER, "demo.example")
-        .and_then(|c| c.with_user(USER, PASS))
-        .map(|c| c.with_seed(seed::derive_seed(s, 99)))
-        .and_then(|c| turn_server::TurnServer::new(c, sim.now()))
+    let (mut sim, _) = SimTurnServer::on_internet(s, SERVER, USER, PASS)
         .map_err(|e| internal(format!("the simulated TURN server: {e}")))?;
-    sim.add_host(inet, &[SERVER.ip()], SimTurnServer::new(turn));
     let pa = a.place(&mut sim, ip(203, 0, 113, 1), ip(192, 168, 1, 10));
     let pb = b.place(&mut sim, ip(203, 0, 113, 2), ip(192, 168, 2, 20));
     let start = sim.now();
