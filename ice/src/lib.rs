@@ -86,7 +86,8 @@ pub mod sdp;
 
 pub use agent::{
     Agent, AgentConfig, AgentError, CandidatePairState, CandidatePolicy, ConnectionState, Event,
-    PairStats, Relayed, Role, SelectedPath, StreamConfig, StreamId, StunError, TurnServer,
+    MAX_REMOTE_CANDIDATES, PairStats, Relayed, Role, SelectedPath, StreamConfig, StreamId,
+    StunError, TurnServer,
 };
 pub use candidate::{Candidate, CandidateAddress, CandidateType, TransportProtocol};
 /// The typed error of a failed TURN allocation ([`Event::RelayFailed`]).

@@ -107,12 +107,15 @@ pub fn start(
                 }
                 PeerMessage::Candidate { candidate } => {
                     match ice::sdp::parse_candidate(&candidate) {
-                        Ok(c) => {
-                            if theirs.add_remote_candidate(c).await.is_err() {
-                                break;
+                        Ok(c) => match theirs.add_remote_candidate(c).await {
+                            Ok(()) => record(&in_heard, |h| h.candidates += 1),
+                            Err(ice::driver::DriverError::Gone) => break,
+                            // Too many, or for a transport the agent does
+                            // not use: the peer's problem, not ours.
+                            Err(e) => {
+                                status.warn(&format!("ignoring a candidate of the peer: {e}"))
                             }
-                            record(&in_heard, |h| h.candidates += 1);
-                        }
+                        },
                         Err(e) => status.warn(&format!(
                             "skipping the peer's candidate `{}`: {e}",
                             candidate.chars().take(120).collect::<String>()

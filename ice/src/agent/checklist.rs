@@ -159,6 +159,22 @@ impl Checklist {
 
     /// Adds a remote candidate (a duplicate of a known one is merged) and
     /// pairs it. Returns its index.
+    /// Whether a remote candidate at this address and component is known.
+    pub fn knows_remote(&self, candidate: &Candidate) -> bool {
+        self.remotes.iter().any(|r| {
+            r.candidate.address == candidate.address && r.candidate.component == candidate.component
+        })
+    }
+
+    /// The remote candidates the peer signalled (peer-reflexive ones are
+    /// capped apart, by [`PEER_REFLEXIVE_LIMIT`]).
+    pub fn signalled_remotes(&self) -> usize {
+        self.remotes
+            .iter()
+            .filter(|r| r.candidate.kind != CandidateType::PeerReflexive)
+            .count()
+    }
+
     pub fn add_remote(&mut self, role: Role, max_pairs: usize, candidate: Candidate) -> usize {
         if let Some(i) = self.remotes.iter().position(|r| {
             r.candidate.address == candidate.address && r.candidate.component == candidate.component

@@ -46,6 +46,12 @@ use crate::candidate::{Candidate, CandidateAddress, CandidateType, TransportProt
 use crate::credentials::Credentials;
 use checklist::Checklist;
 
+/// The most distinct remote candidates a stream keeps from signalling
+/// (peer-reflexive ones are counted apart). Browsers signal a handful per
+/// interface and server; 256 leaves room for many interfaces, and stops a
+/// peer that sends endless lines from growing the agent.
+pub const MAX_REMOTE_CANDIDATES: usize = 256;
+
 /// Which transaction a check, gathering or consent response belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CheckKey {
@@ -303,7 +309,9 @@ impl Agent {
     }
 
     /// A remote candidate (trickled, or from the description). TCP
-    /// candidates are kept out; names (mDNS) wait until resolved.
+    /// candidates are kept out; names (mDNS) wait until resolved. At most
+    /// [`MAX_REMOTE_CANDIDATES`](crate::MAX_REMOTE_CANDIDATES) distinct
+    /// candidates per stream are kept (repeats of a known one are fine).
     pub fn add_remote_candidate(
         &mut self,
         stream: StreamId,
@@ -321,9 +329,15 @@ impl Agent {
         }
         if let CandidateAddress::Name { .. } = candidate.address {
             if !s.unresolved.contains(&candidate) {
+                if s.unresolved.len() >= MAX_REMOTE_CANDIDATES {
+                    return Err(AgentError::TooManyCandidates);
+                }
                 s.unresolved.push(candidate);
             }
             return Ok(());
+        }
+        if !s.list.knows_remote(&candidate) && s.list.signalled_remotes() >= MAX_REMOTE_CANDIDATES {
+            return Err(AgentError::TooManyCandidates);
         }
         s.list.add_remote(role, max, candidate);
         Ok(())

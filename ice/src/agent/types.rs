@@ -390,6 +390,11 @@ pub enum AgentError {
     UnusableCandidate,
     /// An ICE-lite agent offers host candidates only (RFC 8445 §5.1.1).
     Lite,
+    /// The peer signalled more than
+    /// [`MAX_REMOTE_CANDIDATES`](crate::MAX_REMOTE_CANDIDATES) candidates
+    /// for the stream: the rest are refused, so a hostile or broken peer
+    /// cannot grow the agent without bound.
+    TooManyCandidates,
 }
 
 impl fmt::Display for AgentError {
@@ -407,6 +412,10 @@ impl fmt::Display for AgentError {
             }
             AgentError::Lite => {
                 "an ICE-lite agent offers host candidates only; configure a full agent to use a relay"
+            }
+            AgentError::TooManyCandidates => {
+                "the peer signalled more remote candidates than the agent keeps for a stream; \
+                 the rest are ignored"
             }
         })
     }
