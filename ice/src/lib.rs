@@ -94,7 +94,9 @@ pub use candidate::{Candidate, CandidateAddress, CandidateType, TransportProtoco
 pub use candidate_gather::turn::TurnError;
 pub use credentials::Credentials;
 
-/// The README's Rust blocks, compiled and run as doctests.
+/// The README's Rust blocks, compiled and run as doctests: here, because
+/// `ice` depends on every crate they use (`stun-proto` for the codec
+/// block, tokio for the driver's).
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

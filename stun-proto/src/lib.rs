@@ -87,8 +87,3 @@ pub fn doc_example() -> Vec<u8> {
         0x04, 0xc0, 0x7d, 0x4c, 0x96,
     ]
 }
-
-/// The README's examples compile and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-mod readme {}
