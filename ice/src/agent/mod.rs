@@ -310,7 +310,7 @@ impl Agent {
 
     /// A remote candidate (trickled, or from the description). TCP
     /// candidates are kept out; names (mDNS) wait until resolved. At most
-    /// [`MAX_REMOTE_CANDIDATES`](crate::MAX_REMOTE_CANDIDATES) distinct
+    /// [`MAX_REMOTE_CANDIDATES`] distinct
     /// candidates per stream are kept (repeats of a known one are fine).
     pub fn add_remote_candidate(
         &mut self,
