@@ -8,35 +8,44 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ice::driver::{Connection, IceAgent, IceConfig, LocalAddresses};
-use ice::{AgentConfig, Candidate, CandidatePolicy, CandidateType, Event, Role, TurnServer};
-use serde_json::json;
+use ice::driver::{ConnectError, Connection, DriverError, IceAgent, IceConfig, LocalAddresses};
+use ice::{
+    AgentConfig, CandidatePairState as PairState, CandidatePolicy, ConnectionState, Event, Role,
+    TurnServer,
+};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
 use turn_server::TurnServerConfig;
 use turn_server::front::{TurnFront, random_seed};
 use turn_server::turn::Prefix;
 
-use super::Out;
-use super::sim::state_name;
+use super::{Entry, Out, path, wrap};
 use crate::clock::now;
 use crate::error::CliError;
+use crate::progress::Spinner;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const USER: &str = "demo";
 /// How long the live part may take before the demo gives up.
-const LIMIT: Duration = Duration::from_secs(15);
+const LIMIT: Duration = Duration::from_secs(10);
+/// How long the timeline waits for an event that ends the line it is
+/// about to print ("gathering complete" after a candidate).
+const FOLLOW: Duration = Duration::from_millis(3);
 
-/// Runs the live part; returns whether the selected pair was relayed.
-pub async fn run(out: &Out, relay_only: bool) -> Result<bool, CliError> {
+/// Runs the live part.
+pub async fn run(out: &Out, relay_only: bool) -> Result<(), CliError> {
     let password = format!("{:016x}", random_seed());
     let config = TurnServerConfig::new(SocketAddr::new(LOOPBACK, 0), "icectl-demo")
         .and_then(|c| c.with_user(USER, &password))
         .map_err(|e| failed("cannot configure the demo's TURN server", e.to_string()))?;
+    // Peers on 127.0.0.0/8 are refused by default (RFC 8656 §21.1): here
+    // they are the point.
     let loopback_peers = Prefix::new(LOOPBACK, 8).ok_or_else(|| {
         failed(
             "cannot configure the demo's TURN server",
-            "bad prefix".into(),
+            "127.0.0.0/8 is not a prefix".into(),
         )
     })?;
     let front = TurnFront::start(config.allow_peers(loopback_peers).with_seed(random_seed()))
@@ -48,56 +57,85 @@ pub async fn run(out: &Out, relay_only: bool) -> Result<bool, CliError> {
                 "check that UDP and TCP sockets on loopback can be opened",
             )
         })?;
-    let server = front
-        .udp_addresses()
-        .first()
-        .copied()
-        .ok_or_else(|| failed("the demo's server has no UDP socket", String::new()))?;
+    let Some(server) = front.udp_addresses().first().copied() else {
+        front.shutdown().await;
+        return Err(failed(
+            "the demo's STUN/TURN server has no UDP socket",
+            "it bound none".into(),
+        ));
+    };
     out.heading(
         &format!(
-            "1. Live, on this machine: two ICE agents on 127.0.0.1 and a STUN/TURN server at \
-             {server} (user {USER}){}",
-            if relay_only { ", relay only" } else { "" }
+            "1. Live: A (controlling) and B (controlled) on 127.0.0.1, STUN/TURN server at \
+             {server}{}",
+            if relay_only { "; relay only" } else { "" }
         ),
         json!({"part": "live", "event": "start", "server": server.to_string(), "relay_only": relay_only}),
     );
     let result = tokio::time::timeout(LIMIT, session(out, server, &password, relay_only)).await;
-    let stats = front.shutdown().await;
-    let relayed = match result {
+    let stats = tokio::time::timeout(Duration::from_secs(2), front.shutdown()).await;
+    let (local, remote) = match result {
         Ok(r) => r?,
         Err(_) => {
             return Err(CliError::new(
-                "the live demo did not connect in time",
-                format!("no selected pair within {LIMIT:?} on loopback"),
-                "check that nothing blocks UDP on 127.0.0.1 (a firewall rule on lo)",
+                "the live demo did not finish in time",
+                format!("no connection and data both ways within {LIMIT:?} on loopback"),
+                "check that nothing blocks UDP on 127.0.0.1 (a firewall rule on lo); \
+                 `icectl demo --sim-only` runs the simulated part alone",
             ));
         }
     };
-    out.line(
-        &format!(
-            "  server: answered {} requests ({} errors, the first 401 of each allocation among \
-             them), relayed {} packets to peers and {} to clients; {} allocations left after close",
-            stats.successes + stats.errors,
-            stats.errors,
-            stats.to_peers.0,
-            stats.to_clients.0,
-            stats.allocations
-        ),
-        json!({"part": "live", "event": "server", "successes": stats.successes,
-               "errors": stats.errors, "to_peers": stats.to_peers.0,
-               "to_clients": stats.to_clients.0, "allocations_left": stats.allocations}),
-    );
-    Ok(relayed)
+    if let Ok(s) = stats {
+        let text = format!(
+            "{} requests answered, {} with an error (an allocation starts with a 401, the \
+             authentication challenge); {} packets relayed; {} allocations left",
+            s.successes + s.errors,
+            s.errors,
+            s.to_peers.0 + s.to_clients.0,
+            s.allocations
+        );
+        out.text(&wrap("  server: ", &text).join("\n"));
+        out.json(
+            json!({"part": "live", "event": "server", "successes": s.successes,
+                        "errors": s.errors, "dropped": s.dropped, "to_peers": s.to_peers.0,
+                        "to_clients": s.to_clients.0, "allocations_left": s.allocations}),
+        );
+    }
+    let path = path(&local, &remote);
+    let how = if path == "direct" {
+        format!(
+            "connected directly: {} ↔ {} (no NAT on loopback: the STUN server sees the host \
+             address, a redundant srflx candidate, RFC 8445 §5.1.3)",
+            local.kind, remote.kind
+        )
+    } else {
+        format!(
+            "connected through the TURN relay{}: {} ↔ {}",
+            if relay_only { ", as asked" } else { "" },
+            local.kind,
+            remote.kind
+        )
+    };
+    out.text(&wrap("  => ", &how).join("\n"));
+    out.json(json!({"part": "live", "event": "result", "path": path,
+                    "local_type": local.kind.sdp_name(), "remote_type": remote.kind.sdp_name()}));
+    Ok(())
 }
 
+/// Both agents, from start to close; A's selected pair.
 async fn session(
     out: &Out,
     server: SocketAddr,
     password: &str,
     relay_only: bool,
-) -> Result<bool, CliError> {
+) -> Result<(ice::Candidate, ice::Candidate), CliError> {
     let start = now();
-    let agent = |role| {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (shown_tx, mut shown) = watch::channel([false; 2]);
+    let printer = tokio::spawn(timeline(*out, rx, shown_tx));
+    let mut agents = Vec::new();
+    let mut forwarders = Vec::new();
+    for (name, role) in [("A", Role::Controlling), ("B", Role::Controlled)] {
         let mut c = AgentConfig::new(role, crate::clock::seed() ^ role as u64);
         c.include_loopback = true;
         c.stun_servers = vec![server];
@@ -105,94 +143,199 @@ async fn session(
         if relay_only {
             c.policy = CandidatePolicy::Relay;
         }
-        IceAgent::new(IceConfig::new(c).with_local(LocalAddresses::Ips(vec![LOOPBACK])))
-    };
-    let a = Arc::new(agent(Role::Controlling).await.map_err(agent_error)?);
-    let b = Arc::new(agent(Role::Controlled).await.map_err(agent_error)?);
-    let narrators = [("A", &a), ("B", &b)].map(|(name, agent)| {
+        let agent =
+            IceAgent::new(IceConfig::new(c).with_local(LocalAddresses::Ips(vec![LOOPBACK])))
+                .await
+                .map_err(agent_error)?;
+        // The first call replays everything since `new`.
         let mut events = agent.events();
-        let out = *out;
-        tokio::spawn(async move {
+        let tx = tx.clone();
+        forwarders.push(tokio::spawn(async move {
             while let Some(e) = events.next().await {
-                narrate(&out, start, name, &e);
-                if matches!(
+                let closed = matches!(
                     e,
                     Event::StateChanged {
-                        state: ice::ConnectionState::Closed,
+                        state: ConnectionState::Closed,
                         ..
                     }
-                ) {
+                );
+                if let Some(entry) = Entry::of(crate::clock::ms(start, now()), name, &e) {
+                    let _ = tx.send(entry);
+                }
+                if closed {
                     break;
                 }
             }
-        })
-    });
-    for (from, to) in [(&a, &b), (&b, &a)] {
+        }));
+        agents.push(Arc::new(agent));
+    }
+    drop(tx);
+    let [a, b] = [&agents[0], &agents[1]];
+    for (from, to) in [(a, b), (b, a)] {
         tokio::spawn(signal(from.clone(), to.clone()));
     }
-    let (ca, cb) = tokio::join!(a.connect(), b.connect());
-    let connect_error = |e: ice::driver::ConnectError| {
-        CliError::new(
-            "the live agents did not connect",
-            e.to_string(),
-            "run again; if it repeats, report it with the output",
-        )
+    // A spinner only if connecting is slow: the timeline is the progress.
+    let connecting = async { tokio::join!(a.connect(), b.connect()) };
+    tokio::pin!(connecting);
+    let (ca, cb) = tokio::select! {
+        both = &mut connecting => both,
+        () = tokio::time::sleep(Duration::from_secs(1)) => {
+            let _spinner = Spinner::start("the live agents are still connecting");
+            connecting.await
+        }
     };
-    let (ca, mut cb) = (ca.map_err(connect_error)?, cb.map_err(connect_error)?);
-    let stats = a.pair_stats().await.unwrap_or_default();
-    let mut rows = Vec::new();
-    for p in &stats {
-        rows.push(json!({
-            "local_type": p.local.kind.sdp_name(), "local": p.local.address.to_string(),
-            "remote_type": p.remote.kind.sdp_name(), "remote": p.remote.address.to_string(),
-            "state": format!("{:?}", p.state).to_lowercase(), "nominated": p.nominated,
-            "rtt_ms": p.rtt.map(|r| r.as_secs_f64() * 1000.0),
-        }));
+    let (mut ca, mut cb) = (ca.map_err(connect_error)?, cb.map_err(connect_error)?);
+    // The driver reports the connection and the events on separate
+    // channels: let the timeline show both selected pairs first.
+    let _ = tokio::time::timeout(Duration::from_secs(1), shown.wait_for(|s| s[0] && s[1])).await;
+    checklist(out, a).await;
+    let there = exchange(&ca, &mut cb, "A").await?;
+    let back = exchange(&cb, &mut ca, "B").await?;
+    out.text(&format!(
+        "  data: A -> B \"{}\", B -> A \"{}\" over the selected pair",
+        there["text"].as_str().unwrap_or_default(),
+        back["text"].as_str().unwrap_or_default()
+    ));
+    out.json(there);
+    out.json(back);
+    let selected = ca.selected_pair().ok_or_else(|| {
+        failed(
+            "A has no selected pair",
+            "it lost it after connecting".into(),
+        )
+    })?;
+    a.close().await;
+    b.close().await;
+    for f in forwarders {
+        let _ = tokio::time::timeout(Duration::from_secs(1), f).await;
     }
-    let text: Vec<String> = stats
+    let _ = tokio::time::timeout(Duration::from_secs(1), printer).await;
+    Ok(selected)
+}
+
+/// Prints the agents' events as they come: JSON at once, text a few
+/// milliseconds later, so that an event which ends a line ("gathering
+/// complete", "connected") can join it. Marks in `shown` the agents whose
+/// selected pair has been printed.
+async fn timeline(
+    out: Out,
+    mut rx: mpsc::UnboundedReceiver<Entry>,
+    shown: watch::Sender<[bool; 2]>,
+) {
+    // The line being built: its last entry, its text, the agents whose
+    // selected pair it shows.
+    let mut line: Option<(Entry, String, Vec<usize>)> = None;
+    let flush = |line: &mut Option<(Entry, String, Vec<usize>)>| {
+        if let Some((_, text, marks)) = line.take() {
+            out.text(&super::wrap_timeline(&text));
+            shown.send_modify(|s| {
+                for m in marks {
+                    s[m] = true;
+                }
+            });
+        }
+    };
+    loop {
+        let next = if line.is_some() {
+            match tokio::time::timeout(FOLLOW, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    flush(&mut line);
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(e) = next else { break };
+        let mut v = e.json.clone();
+        v["part"] = "live".into();
+        out.json(v);
+        if e.json["state"] == "closed" {
+            // The text tells the close once, after the data.
+            continue;
+        }
+        let mark = (e.json["event"] == "selected").then_some(usize::from(e.agent == "B"));
+        match &mut line {
+            Some((last, text, marks)) if last.continued_by(&e) => {
+                text.push_str(", ");
+                text.push_str(&e.text);
+                marks.extend(mark);
+                *last = e;
+            }
+            _ => {
+                flush(&mut line);
+                let text = e.line();
+                line = Some((e, text, mark.into_iter().collect()));
+            }
+        }
+        if out.json {
+            flush(&mut line);
+        }
+    }
+    flush(&mut line);
+}
+
+/// A's checklist now: each pair, its state, nomination and round trip.
+async fn checklist(out: &Out, a: &IceAgent) {
+    let stats = a.pair_stats().await.unwrap_or_default();
+    let ends: Vec<(String, String)> = stats
         .iter()
         .map(|p| {
-            format!(
-                "    {} {} -> {} {}: {}{}{}",
-                p.local.kind,
-                p.local.address,
-                p.remote.kind,
-                p.remote.address,
-                format!("{:?}", p.state).to_lowercase(),
-                if p.nominated { ", nominated" } else { "" },
-                p.rtt
-                    .map(|r| format!(", rtt {:.2} ms", r.as_secs_f64() * 1000.0))
-                    .unwrap_or_default()
+            (
+                format!("{:<5} {}", p.local.kind.sdp_name(), p.local.address),
+                format!("{:<5} {}", p.remote.kind.sdp_name(), p.remote.address),
             )
         })
         .collect();
-    let stopped = stats.iter().any(|p| p.nominated) && stats.iter().any(|p| !p.valid);
-    out.line(
-        &format!(
-            "  A's checklist ({} pairs):\n{}{}",
-            stats.len(),
-            text.join("\n"),
-            if stopped {
-                "\n    (checks still under way when a pair is nominated are stopped and count \
-                 as failed: RFC 8445 §8.1.2)"
-            } else {
-                ""
-            }
-        ),
-        json!({"part": "live", "event": "checks", "pairs": rows}),
-    );
-    let mut ca = ca;
-    exchange(out, &ca, &mut cb, "A", "B").await?;
-    exchange(out, &cb, &mut ca, "B", "A").await?;
-    let relayed = ca
-        .selected_pair()
-        .is_some_and(|(l, r)| is_relayed(&l) || is_relayed(&r));
-    a.close().await;
-    b.close().await;
-    for n in narrators {
-        let _ = n.await;
+    let wl = ends.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let wr = ends.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+    let nominated = stats.iter().any(|p| p.nominated);
+    let stopped = nominated
+        && stats
+            .iter()
+            .any(|p| p.state == PairState::Failed && p.rtt.is_none());
+    let succeeded = stats.iter().filter(|p| p.valid).count();
+    out.text(&format!(
+        "  checks: A's checklist has {} pair{}, {succeeded} succeeded{}",
+        stats.len(),
+        if stats.len() == 1 { "" } else { "s" },
+        if stopped {
+            " (nomination stopped the rest: RFC 8445 §8.1.2)"
+        } else {
+            ""
+        }
+    ));
+    let mut rows: Vec<Value> = Vec::new();
+    for (p, (l, r)) in stats.iter().zip(&ends) {
+        let state = pair_state(p.state);
+        let rtt = p.rtt.map(super::ms_of);
+        out.text(
+            format!(
+                "    {l:<wl$} -> {r:<wr$}  {state:<10} {:<9}  {}",
+                if p.nominated { "nominated" } else { "" },
+                rtt.map(|r| format!("rtt {r:.2} ms")).unwrap_or_default()
+            )
+            .trim_end(),
+        );
+        rows.push(json!({
+            "local_type": p.local.kind.sdp_name(), "local": p.local.address.to_string(),
+            "remote_type": p.remote.kind.sdp_name(), "remote": p.remote.address.to_string(),
+            "state": state, "valid": p.valid, "nominated": p.nominated, "rtt_ms": rtt,
+        }));
     }
-    Ok(relayed)
+    out.json(json!({"part": "live", "event": "checks", "agent": "A", "pairs": rows}));
+}
+
+fn pair_state(s: PairState) -> &'static str {
+    match s {
+        PairState::Frozen => "frozen",
+        PairState::Waiting => "waiting",
+        PairState::InProgress => "in-progress",
+        PairState::Succeeded => "succeeded",
+        PairState::Failed => "failed",
+        _ => "unknown",
+    }
 }
 
 /// Credentials, then each candidate as it comes, then end-of-candidates,
@@ -220,17 +363,13 @@ async fn signal(from: Arc<IceAgent>, to: Arc<IceAgent>) {
     let _ = to.end_of_remote_candidates().await;
 }
 
-/// One datagram from `from` to `to`, sent again if UDP dropped it.
-async fn exchange(
-    out: &Out,
-    from: &Connection,
-    to: &mut Connection,
-    from_name: &str,
-    to_name: &str,
-) -> Result<(), CliError> {
+/// One datagram from `from` (named `name`) to `to`, sent again if UDP
+/// dropped it; what arrived, as the JSON line.
+async fn exchange(from: &Connection, to: &mut Connection, name: &str) -> Result<Value, CliError> {
     // RFC 7983: a first byte in the RTP range is never taken for STUN.
     let mut payload = vec![0x80];
-    payload.extend_from_slice(format!("hello from {from_name}").as_bytes());
+    payload.extend_from_slice(format!("hello from {name}").as_bytes());
+    let other = if name == "A" { "B" } else { "A" };
     for _ in 0..20 {
         from.send(&payload)
             .await
@@ -239,83 +378,28 @@ async fn exchange(
             && got == payload
         {
             let text = String::from_utf8_lossy(got.get(1..).unwrap_or_default()).into_owned();
-            out.line(
-                &format!(
-                    "  data: {from_name} -> {to_name} \"{text}\" ({} bytes)",
-                    got.len()
-                ),
-                json!({"part": "live", "event": "data", "from": from_name, "to": to_name,
-                       "text": text, "bytes": got.len()}),
+            return Ok(
+                json!({"part": "live", "event": "data", "from": name, "to": other,
+                             "text": text, "bytes": got.len()}),
             );
-            return Ok(());
         }
     }
     Err(failed(
         "a datagram did not cross the selected pair",
-        format!("{from_name} sent 20 times, {to_name} received none"),
+        format!("{name} sent it 20 times, {other} received none"),
     ))
 }
 
-fn narrate(out: &Out, start: Instant, agent: &str, e: &Event) {
-    let ms = crate::clock::ms(start, now());
-    let (text, value) = match e {
-        Event::LocalCandidate { candidate: c, .. } => (
-            format!("candidate {} {}", c.kind, c.address),
-            json!({"event": "candidate", "type": c.kind.sdp_name(), "address": c.address.to_string()}),
-        ),
-        Event::GatheringComplete { .. } => (
-            "gathering complete".to_owned(),
-            json!({"event": "gathering-complete"}),
-        ),
-        Event::StateChanged { state, .. } => (
-            format!("state {}", state_name(*state)),
-            json!({"event": "state", "state": state_name(*state)}),
-        ),
-        Event::SelectedPair { local, remote, .. } => (
-            format!(
-                "selected pair {} {} -> {} {} ({})",
-                local.kind,
-                local.address,
-                remote.kind,
-                remote.address,
-                if is_relayed(local) || is_relayed(remote) {
-                    "relayed"
-                } else {
-                    "direct"
-                }
-            ),
-            json!({"event": "selected", "local_type": local.kind.sdp_name(),
-                   "local": local.address.to_string(), "remote_type": remote.kind.sdp_name(),
-                   "remote": remote.address.to_string(),
-                   "path": if is_relayed(local) || is_relayed(remote) { "relayed" } else { "direct" }}),
-        ),
-        Event::RelayFailed { error, .. } => (
-            format!("TURN failed: {error}"),
-            json!({"event": "turn-failed", "error": error.to_string()}),
-        ),
-        Event::ServerReflexiveFailed { error, .. } => (
-            format!("STUN failed: {error}"),
-            json!({"event": "stun-failed", "error": error.to_string()}),
-        ),
-        _ => return,
-    };
-    let mut value = value;
-    value["part"] = "live".into();
-    value["agent"] = agent.into();
-    value["ms"] = ms.into();
-    out.line(&format!("  {ms:>7.1} ms  {agent}  {text}"), value);
-}
-
-fn is_relayed(c: &Candidate) -> bool {
-    c.kind == CandidateType::Relayed
-}
-
-fn agent_error(e: ice::driver::DriverError) -> CliError {
+fn agent_error(e: DriverError) -> CliError {
     CliError::new(
         "cannot start an ICE agent on 127.0.0.1",
         e.to_string(),
         "check that UDP sockets on loopback can be opened",
     )
+}
+
+fn connect_error(e: ConnectError) -> CliError {
+    failed("the live agents did not connect", e.to_string())
 }
 
 fn failed(what: &str, why: String) -> CliError {

@@ -8,15 +8,18 @@
 //!    `--nat-b`, classic names or RFC 4787 terms, see [`nat`]): by default
 //!    one pair that hole punching gets through and one that needs the
 //!    relay.
+//!
+//! Text for people; with `--json` one object per line, each with `part`
+//! (`live` or `sim`) and `event`.
 
 pub mod live;
 pub mod nat;
 pub mod sim;
 
 use clap::Args;
-use ice::CandidateType;
+use ice::{Candidate, CandidateType, ConnectionState, Event};
 use ice_tests::theory::Kind;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::CliError;
 use crate::output::print_line;
@@ -25,12 +28,13 @@ use crate::output::print_line;
 /// simulated NATs.
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
-    /// Peer A's NAT in the simulated part: open, full-cone, restricted,
-    /// port-restricted, symmetric, blocked, or an RFC 4787 pair such as
-    /// eim-apdf or apdm-adf. Default: a tour of two cases.
+    /// Peer A's NAT in the simulated part: open (none), full-cone,
+    /// restricted, port-restricted, symmetric, blocked, or RFC 4787
+    /// MAPPING-FILTERING (eim|adm|apdm - eif|adf|apdf, e.g. eim-apdf).
+    /// Default: a tour of two cases, punched and relayed.
     #[arg(long, value_name = "NAT")]
     pub nat_a: Option<String>,
-    /// Peer B's NAT (default port-restricted when only --nat-a is given).
+    /// Peer B's NAT (port-restricted when only --nat-a is given).
     #[arg(long, value_name = "NAT")]
     pub nat_b: Option<String>,
     /// Only relayed candidates (RTCIceTransportPolicy "relay"), in both
@@ -56,7 +60,7 @@ pub struct Out {
 
 impl Out {
     /// A line of text, or its JSON form.
-    pub fn line(&self, text: &str, value: serde_json::Value) {
+    pub fn line(&self, text: &str, value: Value) {
         if self.json {
             print_line(&value.to_string());
         } else {
@@ -64,11 +68,23 @@ impl Out {
         }
     }
 
-    /// A section title (an empty line before it in text).
-    pub fn heading(&self, text: &str, value: serde_json::Value) {
+    /// Text only (what the JSON says in other lines).
+    pub fn text(&self, text: &str) {
         if !self.json {
-            print_line("");
+            print_line(text);
         }
+    }
+
+    /// JSON only (what the text leaves out or says in other lines).
+    pub fn json(&self, value: Value) {
+        if self.json {
+            print_line(&value.to_string());
+        }
+    }
+
+    /// A section title (an empty line before it in text).
+    pub fn heading(&self, text: &str, value: Value) {
+        self.text("");
         self.line(text, value);
     }
 }
@@ -77,37 +93,26 @@ impl Out {
 pub async fn run(args: DemoArgs) -> Result<(), CliError> {
     let cases = cases(&args)?;
     let out = Out { json: args.json };
-    if !args.json {
-        print_line("icectl demo: ICE (RFC 8445) in two parts, live and simulated.");
-    }
+    out.text("icectl demo: two ICE agents (RFC 8445) connect, live on loopback, then behind simulated NATs");
     if !args.sim_only {
-        let spinner = crate::progress::Spinner::start("live demo on 127.0.0.1");
-        let relayed = live::run(&out, args.relay_only).await?;
-        drop(spinner);
-        out.line(
-            &format!(
-                "  => connected {} on loopback",
-                if relayed {
-                    "through the TURN relay"
-                } else {
-                    "directly (host to host: no NAT between them)"
-                }
-            ),
-            json!({"part": "live", "event": "result", "path": if relayed { "relayed" } else { "direct" }}),
-        );
+        live::run(&out, args.relay_only).await?;
     }
     out.heading(
         &format!(
-            "2. Simulated (netsim, virtual time, seed {}): the same peers behind NATs, our \
-             STUN/TURN server on the simulated Internet{}",
+            "2. Simulated (netsim, virtual time, seed {}): STUN/TURN server at {}{}",
             args.seed,
-            if args.relay_only { ", relay only" } else { "" }
+            sim::SERVER,
+            if args.relay_only { "; relay only" } else { "" }
         ),
-        json!({"part": "sim", "event": "start", "seed": args.seed, "relay_only": args.relay_only}),
+        json!({"part": "sim", "event": "start", "seed": args.seed, "server": sim::SERVER.to_string(),
+               "relay_only": args.relay_only}),
     );
     for (i, (a, b)) in cases.into_iter().enumerate() {
-        let case = sim::run_case(a, b, args.seed.wrapping_add(i as u64), args.relay_only)?;
-        show(&out, i + 1, &case, args.seed)?;
+        let n = i + 1;
+        let case_seed = args.seed.wrapping_add(i as u64);
+        let case = sim::run_case(a, b, case_seed, args.relay_only)?;
+        sim::show(&out, n, &case, args.relay_only);
+        case.check(n, args.seed)?;
     }
     Ok(())
 }
@@ -127,103 +132,214 @@ fn cases(args: &DemoArgs) -> Result<Vec<(Kind, Kind)>, CliError> {
     })
 }
 
-fn show(out: &Out, n: usize, case: &sim::Case, seed: u64) -> Result<(), CliError> {
-    let theory = if case.punchable {
-        "theory: ICE checks can punch through these two NATs".to_owned()
-    } else {
-        format!("theory: {}", why_not(case.a, case.b))
-    };
-    if !out.json {
-        print_line("");
-        print_line(&format!("  case {n}: A behind {}", nat::describe(case.a)));
-        print_line(&format!("          B behind {}", nat::describe(case.b)));
-        print_line(&format!("          {theory}"));
-        for l in &case.timeline {
-            print_line(&format!("  {:>8.1} ms  {}  {}", l.ms, l.agent, l.text));
-        }
-    }
-    let path = case.selected.as_ref().map(|(lk, _, rk, _)| {
-        if *lk == CandidateType::Relayed || *rk == CandidateType::Relayed {
-            "relayed"
-        } else {
-            "direct"
-        }
-    });
-    let verdict = match (&case.selected, case.connected_ms, path) {
-        (Some((lk, la, rk, ra)), Some(ms), Some(path)) => {
-            let how = if path == "direct" {
-                "hole punching worked"
-            } else if case.punchable {
-                "connected through the TURN relay"
-            } else {
-                "hole punching cannot work here; ICE fell back to the TURN relay"
-            };
-            format!(
-                "  => {how}: {lk} {la} -> {rk} {ra}, both connected after {ms:.0} ms (virtual){}",
-                if case.data_both_ways {
-                    "; a datagram crossed each way"
-                } else {
-                    "; but no datagram crossed"
-                }
-            )
-        }
-        _ => "  => no connection".to_owned(),
-    };
-    let timeline: Vec<_> = case
-        .timeline
-        .iter()
-        .map(|l| json!({"ms": l.ms, "agent": l.agent, "text": l.text}))
-        .collect();
-    out.line(
-        &verdict,
-        json!({
-            "part": "sim", "event": "case", "case": n,
-            "nat_a": case.a.label(), "nat_b": case.b.label(),
-            "punchable": case.punchable, "path": path,
-            "selected": case.selected.as_ref().map(|(lk, la, rk, ra)| json!({
-                "local_type": lk.sdp_name(), "local": la,
-                "remote_type": rk.sdp_name(), "remote": ra})),
-            "connected_ms": case.connected_ms, "data_both_ways": case.data_both_ways,
-            "timeline": timeline,
-        }),
-    );
-    let blocked = matches!(case.a, Kind::Blocked) || matches!(case.b, Kind::Blocked);
-    if (path.is_none() || !case.data_both_ways) && !blocked {
-        return Err(CliError::new(
-            format!("simulated case {n} did not connect"),
-            format!(
-                "A behind {}, B behind {}, seed {}",
-                case.a.label(),
-                case.b.label(),
-                seed.wrapping_add(n as u64 - 1)
-            ),
-            "this is a bug: report it with the command line (the seed replays it exactly)",
-        ));
-    }
-    Ok(())
+/// One line of a timeline: an agent's event, when it happened.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Milliseconds since the start (virtual in the simulation).
+    pub ms: f64,
+    /// "A" or "B".
+    pub agent: &'static str,
+    /// What, in words.
+    pub text: String,
+    /// What, as JSON (with `event`, `agent` and `ms`).
+    pub json: Value,
+    /// It reads as the end of the agent's previous line when it follows
+    /// at once ("gathering complete" after the last candidate,
+    /// "connected" after the selected pair).
+    pub follows: bool,
+    /// It can take such an ending (a candidate, a selected pair, a state).
+    pub joinable: bool,
 }
 
-/// Why checks cannot punch between `a` and `b`, in words.
-fn why_not(a: Kind, b: Kind) -> String {
-    use ice_tests::netsim::{FilteringBehavior as F, MappingBehavior as M};
-    match (a, b) {
-        (Kind::Blocked, _) | (_, Kind::Blocked) => {
-            "UDP is blocked, so neither a direct path nor the relay (TURN over UDP) works".into()
+impl Entry {
+    /// The event as an entry, if it is one the demo shows.
+    pub fn of(ms: f64, agent: &'static str, e: &Event) -> Option<Entry> {
+        let joinable = matches!(
+            e,
+            Event::LocalCandidate { .. } | Event::SelectedPair { .. } | Event::StateChanged { .. }
+        );
+        let (text, mut json, follows) = match e {
+            Event::LocalCandidate { candidate: c, .. } => (
+                format!("candidate {:<5} {}", c.kind.sdp_name(), c.address),
+                json!({"event": "candidate", "type": c.kind.sdp_name(), "address": c.address.to_string()}),
+                false,
+            ),
+            Event::GatheringComplete { .. } => (
+                "gathering complete".to_owned(),
+                json!({"event": "gathering-complete"}),
+                true,
+            ),
+            Event::StateChanged { state, .. } => (
+                state_name(*state).to_owned(),
+                json!({"event": "state", "state": state_name(*state)}),
+                matches!(
+                    state,
+                    ConnectionState::Connected | ConnectionState::Completed
+                ),
+            ),
+            Event::SelectedPair { local, remote, .. } => (
+                format!("selected {}", pair_text(local, remote)),
+                json!({"event": "selected", "local_type": local.kind.sdp_name(),
+                       "local": local.address.to_string(), "remote_type": remote.kind.sdp_name(),
+                       "remote": remote.address.to_string(), "path": path(local, remote)}),
+                false,
+            ),
+            Event::RoleChanged { role } => (
+                format!("role conflict: now {role:?}").to_lowercase(),
+                json!({"event": "role", "role": format!("{role:?}").to_lowercase()}),
+                false,
+            ),
+            Event::RelayFailed { server, error, .. } => (
+                format!("TURN server {server} failed: {error}"),
+                json!({"event": "turn-failed", "server": server.to_string(), "error": error.to_string()}),
+                false,
+            ),
+            Event::ServerReflexiveFailed { server, error, .. } => (
+                format!("STUN server {server} failed: {error}"),
+                json!({"event": "stun-failed", "server": server.to_string(), "error": error.to_string()}),
+                false,
+            ),
+            _ => return None,
+        };
+        json["agent"] = agent.into();
+        json["ms"] = ms.into();
+        Some(Entry {
+            ms,
+            agent,
+            text,
+            json,
+            follows,
+            joinable,
+        })
+    }
+
+    /// Whether `next` continues this entry's line.
+    pub fn continued_by(&self, next: &Entry) -> bool {
+        self.joinable && next.follows && next.agent == self.agent && next.ms - self.ms < 1.0
+    }
+
+    /// The timeline line (its text starts at column `TIMELINE_INDENT`).
+    pub fn line(&self) -> String {
+        format!("  {:>9.1} ms  {}  {}", self.ms, self.agent, self.text)
+    }
+}
+
+/// Where the text of a timeline line starts.
+const TIMELINE_INDENT: usize = 18;
+/// How wide a timeline line may get before it wraps (a selected pair
+/// with its states fits).
+const TIMELINE_WIDTH: usize = 120;
+
+/// A timeline line, wrapped under its text if it is too long (a server's
+/// error).
+pub fn wrap_timeline(line: &str) -> String {
+    match (line.get(..TIMELINE_INDENT), line.get(TIMELINE_INDENT..)) {
+        (Some(head), Some(text)) => wrap_to(TIMELINE_WIDTH, head, text).join("\n"),
+        _ => line.to_owned(),
+    }
+}
+
+/// The entries as text lines, each continuation joined to its line.
+pub fn merged(entries: &[Entry]) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut last: Option<&Entry> = None;
+    for e in entries {
+        match (last, lines.last_mut()) {
+            (Some(prev), Some(line)) if prev.continued_by(e) => {
+                line.push_str(", ");
+                line.push_str(&e.text);
+            }
+            _ => lines.push(e.line()),
         }
-        (Kind::Nat(M::AddressAndPortDependent, _), Kind::Nat(M::AddressAndPortDependent, _)) => {
-            "both NATs give a new port per destination, so no address pair answers from where \
-             it was asked (RFC 8445 §7.2.5.2.1): ICE needs the relay"
-                .into()
+        last = Some(e);
+    }
+    lines.iter().map(|l| wrap_timeline(l)).collect()
+}
+
+/// `host 127.0.0.1:1 -> relay 127.0.0.1:2`.
+pub fn pair_text(local: &Candidate, remote: &Candidate) -> String {
+    format!(
+        "{} {} -> {} {}",
+        local.kind, local.address, remote.kind, remote.address
+    )
+}
+
+/// `relayed` if either candidate is relayed, else `direct`.
+pub fn path(local: &Candidate, remote: &Candidate) -> &'static str {
+    if local.kind == CandidateType::Relayed || remote.kind == CandidateType::Relayed {
+        "relayed"
+    } else {
+        "direct"
+    }
+}
+
+/// The `RTCIceTransportState` name.
+pub fn state_name(s: ConnectionState) -> &'static str {
+    match s {
+        ConnectionState::New => "new",
+        ConnectionState::Checking => "checking",
+        ConnectionState::Connected => "connected",
+        ConnectionState::Completed => "completed",
+        ConnectionState::Failed => "failed",
+        ConnectionState::Disconnected => "disconnected",
+        ConnectionState::Closed => "closed",
+    }
+}
+
+/// A duration in milliseconds, to a hundredth (for JSON).
+pub fn ms_of(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// `248 ms` or `1.5 s`.
+pub fn duration_text(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// How wide the demo's text lines get (timelines aside).
+const WIDTH: usize = 100;
+
+/// `text` after `first`, wrapped at `WIDTH` columns, the following
+/// lines indented as deep as `first`.
+pub fn wrap(first: &str, text: &str) -> Vec<String> {
+    wrap_to(WIDTH, first, text)
+}
+
+/// [`wrap`] at `width` columns.
+fn wrap_to(width: usize, first: &str, text: &str) -> Vec<String> {
+    let indent = " ".repeat(first.chars().count());
+    let mut lines = vec![first.to_owned()];
+    let mut fresh = true;
+    for word in text.split(' ') {
+        let Some(line) = lines.last_mut() else { break };
+        if !fresh && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(format!("{indent}{word}"));
+            continue;
         }
-        (Kind::Nat(m, _), Kind::Nat(_, F::AddressAndPortDependent))
-        | (Kind::Nat(_, F::AddressAndPortDependent), Kind::Nat(m, _))
-            if m != M::EndpointIndependent =>
-        {
-            "one NAT gives a new port per destination, so the address its peer learnt is not \
-             the one it sends from, and the other NAT lets in only the exact address:port it \
-             sent to: ICE needs the relay"
-                .into()
+        if !fresh {
+            line.push(' ');
         }
-        _ => "these NATs' mapping and filtering leave no direct path: ICE needs the relay".into(),
+        line.push_str(word);
+        fresh = false;
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_indents_the_following_lines() {
+        assert_eq!(wrap("  => ", "short"), vec!["  => short"]);
+        let long = "word ".repeat(40);
+        let lines = wrap("  => ", long.trim());
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|l| l.chars().count() <= WIDTH));
+        assert!(lines[1].starts_with("     word"));
     }
 }
