@@ -274,12 +274,14 @@ impl Connection {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Records the refusal before telling the peer (see `reject`).
     async fn refuse<W: AsyncWrite + Unpin>(&self, write: &mut W, reason: String) {
-        let _ = write_line(write, &error_line(&reason)).await;
+        let line = error_line(&reason);
         (self.events)(SignalEvent::Refused {
             peer: self.peer,
             reason,
         });
+        let _ = write_line(write, &line).await;
     }
 
     /// The room of the first line, a `join`; otherwise the connection is
@@ -463,12 +465,15 @@ impl Connection {
         Ok(Joined::Paired(first))
     }
 
+    /// Records the refusal, then tells the peer. The event comes first so
+    /// the server's log never shows a refusal after what the peer did next.
     async fn reject<W: AsyncWrite + Unpin>(&self, write: &mut W, reason: String) {
-        let _ = write_line(write, &error_line(&reason)).await;
+        let line = error_line(&reason);
         (self.events)(SignalEvent::Rejected {
             peer: self.peer,
             reason,
         });
+        let _ = write_line(write, &line).await;
     }
 
     async fn leave(&self, room: &str, forwarded: u64, reason: &str) {
