@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use ice::Role;
 use ice_interop::ours::{Options, OurPeer};
+use ice_interop::relay::{self, Relay};
 use ice_interop::table::{self, Row};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -193,9 +194,8 @@ async fn run_inner(
     }
     ours.end_of_candidates().await?;
 
-    let (conn, said) = tokio::join!(ours.connected(STEP), peer.expect("connected"));
-    let mut conn = conn?;
-    let said = said?;
+    // The first failure of either side ends the run.
+    let (mut conn, said) = tokio::try_join!(ours.connected(STEP), peer.expect("connected"))?;
     eprintln!("the peer connected: {said}");
     let (l, r) = ours.selected().ok_or("connected without a selected pair")?;
     let pair = table::pair_cell(&l, &r);
@@ -234,6 +234,38 @@ async fn run_inner(
     }
     ours.close().await;
     Ok(Outcome { pair })
+}
+
+/// A run with our agent relay-only through our TURN server (RFC 8656) and
+/// the peer direct: the pair must start from our relayed candidate, and
+/// the server must have relayed in both directions.
+pub async fn run_through_our_relay(
+    peer: Peer,
+    role: Role,
+    seed: u64,
+) -> (String, Result<Outcome, String>) {
+    let relay = match Relay::start().await {
+        Ok(r) => r,
+        Err(e) => return ("unknown".into(), Err(e)),
+    };
+    let mut options = Options::new(role, seed);
+    options.turn = Some((relay.udp, relay::USER.into(), relay::PASSWORD.into()));
+    options.relay_only = true;
+    let (version, result) = run(peer, &options).await;
+    let stats = relay.stop().await;
+    let result = result.and_then(|o| {
+        if !o.pair.starts_with("relay → ") {
+            return Err(format!(
+                "the pair is {}, not from our relayed candidate",
+                o.pair
+            ));
+        }
+        if stats.to_peers.0 == 0 || stats.to_clients.0 == 0 {
+            return Err(format!("our TURN server relayed too little: {stats:?}"));
+        }
+        Ok(o)
+    });
+    (version, result)
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
