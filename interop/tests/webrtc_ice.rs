@@ -109,7 +109,10 @@ async fn run(variant: Variant, role: Role, seed: u64) {
     };
     table::record(&row).expect("the row is written");
     if let Err(e) = outcome {
-        panic!("webrtc-ice, {}, ours {our_role}, seed {seed:#x}: {e}", variant.name());
+        panic!(
+            "webrtc-ice, {}, ours {our_role}, seed {seed:#x}: {e}",
+            variant.name()
+        );
     }
 }
 
@@ -169,11 +172,13 @@ async fn exchange(
             }
             let dialing = theirs.connect(mine.ufrag(), mine.pwd());
             let (a, b) = tokio::join!(ours.connected(LIMIT), dialing.connected(theirs, LIMIT));
-            (a?, b?)
+            both(a, b)?
         }
         Variant::Trickle => {
             ours.set_remote_credentials(&ufrag, &pwd).await?;
-            theirs.set_remote_credentials(mine.ufrag(), mine.pwd()).await?;
+            theirs
+                .set_remote_credentials(mine.ufrag(), mine.pwd())
+                .await?;
             let dialing = theirs.connect(mine.ufrag(), mine.pwd());
             let rx = theirs.gather()?;
             let (to_theirs, to_ours, a, b) = tokio::join!(
@@ -182,10 +187,11 @@ async fn exchange(
                 ours.connected(LIMIT),
                 dialing.connected(theirs, LIMIT)
             );
-            let (a, b) = (a?, b?);
-            let (sent, received) = (to_theirs?, to_ours?);
+            // A candidate either side refused explains a failed connection.
+            let (sent, received) = both(to_theirs, to_ours)?;
+            let conns = both(a, b)?;
             println!("trickled {sent} of our candidates, {received} of webrtc-ice's");
-            (a, b)
+            conns
         }
     };
     same_pair(ours, theirs, variant)?;
@@ -239,6 +245,15 @@ async fn trickle_to_ours(
     Ok(n)
 }
 
+/// Both connections, or what went wrong on either side.
+fn both<A, B>(a: Result<A, String>, b: Result<B, String>) -> Result<(A, B), String> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+    }
+}
+
 fn refused(r: ice_interop::ours::Refused) -> Result<(), String> {
     match r.as_slice() {
         [] => Ok(()),
@@ -271,7 +286,9 @@ fn same_pair(ours: &OurPeer, theirs: &Theirs, variant: Variant) -> Result<(), St
 async fn data_both_ways(conn: &mut Connection, their_conn: &TheirConn) -> Result<(), String> {
     // 0x80: not STUN, not ChannelData (RFC 7983), as RTP would be.
     let ping = b"\x80ours to webrtc-ice";
-    conn.send(ping).await.map_err(|e| format!("our send: {e}"))?;
+    conn.send(ping)
+        .await
+        .map_err(|e| format!("our send: {e}"))?;
     let mut buf = vec![0u8; 1500];
     let n = tokio::time::timeout(LIMIT, their_conn.recv(&mut buf))
         .await

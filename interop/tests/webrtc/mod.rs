@@ -146,9 +146,15 @@ impl Theirs {
         let controlling = self.controlling;
         let task = tokio::spawn(async move {
             let conn: TheirConn = if controlling {
-                agent.dial(cancel_rx, ufrag, pwd).await.map_err(|e| e.to_string())?
+                agent
+                    .dial(cancel_rx, ufrag, pwd)
+                    .await
+                    .map_err(|e| e.to_string())?
             } else {
-                agent.accept(cancel_rx, ufrag, pwd).await.map_err(|e| e.to_string())?
+                agent
+                    .accept(cancel_rx, ufrag, pwd)
+                    .await
+                    .map_err(|e| e.to_string())?
             };
             Ok(conn)
         });
@@ -166,7 +172,8 @@ impl Theirs {
     /// Its selected pair: (local, remote) addresses and types.
     pub fn selected(&self) -> Option<((SocketAddr, String), (SocketAddr, String))> {
         let p = self.agent.get_selected_candidate_pair()?;
-        let side = |c: &Arc<dyn Candidate + Send + Sync>| (c.addr(), c.candidate_type().to_string());
+        let side =
+            |c: &Arc<dyn Candidate + Send + Sync>| (c.addr(), c.candidate_type().to_string());
         Some((side(&p.local), side(&p.remote)))
     }
 
@@ -215,12 +222,14 @@ pub async fn gathered(
 /// The webrtc-ice version this workspace builds, from its `Cargo.lock`.
 pub fn version() -> Result<String, String> {
     let path = ice_interop::table::workspace_root().join("Cargo.lock");
-    let lock =
-        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let lock = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line.trim() == "name = \"webrtc-ice\"" {
-            let version = lines.next().and_then(|l| l.trim().strip_prefix("version = "));
+            let version = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = "));
             if let Some(v) = version {
                 return Ok(v.trim_matches('"').to_owned());
             }
