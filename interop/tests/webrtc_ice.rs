@@ -9,8 +9,8 @@
 //!   webrtc-ice's checks and data reach us through the server (its
 //!   counters must show packets relayed both ways).
 //! - `trickle`: trickle ICE (RFC 8838): credentials first, both agents
-//!   checking before any remote candidate is known, each candidate handed
-//!   over alone as its agent gathers it, end-of-candidates last. Both
+//!   told to connect before any remote candidate is known, each candidate
+//!   handed over alone as its agent gathers it, end-of-candidates last. Both
 //!   agents also use our TURN server here (no policy), so a second,
 //!   relayed candidate trickles in while checks already run.
 //!
@@ -27,7 +27,7 @@ use ice::driver::Connection;
 use ice_interop::ours::{Options, OurPeer};
 use ice_interop::relay::{self, Relay};
 use ice_interop::table::{self, Row};
-use webrtc::{TheirConn, Theirs};
+use webrtc::{TheirConn, Theirs, signal};
 
 /// Turns a hang into a failure.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -165,7 +165,7 @@ async fn exchange(
                 tokio::join!(ours.gathered(LIMIT), webrtc::gathered(rx, LIMIT));
             let (our_lines, their_lines) = (our_lines?, their_lines?);
             ours.set_remote_credentials(&ufrag, &pwd).await?;
-            refused(ours.add_remote_lines(&their_lines).await?)?;
+            signal::refused(ours.add_remote_lines(&their_lines).await?)?;
             ours.end_of_candidates().await?;
             for line in &our_lines {
                 theirs.add_line(line)?;
@@ -182,8 +182,8 @@ async fn exchange(
             let dialing = theirs.connect(mine.ufrag(), mine.pwd());
             let rx = theirs.gather()?;
             let (to_theirs, to_ours, a, b) = tokio::join!(
-                trickle_to_theirs(ours, theirs),
-                trickle_to_ours(rx, ours),
+                signal::trickle_to_theirs(ours, theirs, LIMIT),
+                signal::trickle_to_ours(rx, ours, LIMIT),
                 ours.connected(LIMIT),
                 dialing.connected(theirs, LIMIT)
             );
@@ -208,56 +208,12 @@ async fn exchange(
     Ok(())
 }
 
-/// Our candidates, one by one as our agent gathers them.
-async fn trickle_to_theirs(ours: &OurPeer, theirs: &Theirs) -> Result<usize, String> {
-    let mut stream = ours.agent.local_candidates();
-    let mut n = 0;
-    let forward = async {
-        while let Some(c) = stream.next().await {
-            let line = ice::sdp::write_candidate(&c).map_err(|e| format!("{c:?}: {e}"))?;
-            theirs.add_line(&line)?;
-            n += 1;
-        }
-        Ok::<(), String>(())
-    };
-    tokio::time::timeout(LIMIT, forward)
-        .await
-        .map_err(|_| format!("our gathering did not complete within {LIMIT:?}"))??;
-    Ok(n)
-}
-
-/// webrtc-ice's candidates, one by one, then end-of-candidates.
-async fn trickle_to_ours(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<String>,
-    ours: &OurPeer,
-) -> Result<usize, String> {
-    let mut n = 0;
-    let forward = async {
-        while let Some(line) = rx.recv().await {
-            refused(ours.add_remote_lines(&[line]).await?)?;
-            n += 1;
-        }
-        ours.end_of_candidates().await
-    };
-    tokio::time::timeout(LIMIT, forward)
-        .await
-        .map_err(|_| format!("webrtc-ice gathering did not complete within {LIMIT:?}"))??;
-    Ok(n)
-}
-
 /// Both connections, or what went wrong on either side.
 fn both<A, B>(a: Result<A, String>, b: Result<B, String>) -> Result<(A, B), String> {
     match (a, b) {
         (Ok(a), Ok(b)) => Ok((a, b)),
         (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
         (Err(a), Err(b)) => Err(format!("{a}; {b}")),
-    }
-}
-
-fn refused(r: ice_interop::ours::Refused) -> Result<(), String> {
-    match r.as_slice() {
-        [] => Ok(()),
-        _ => Err(format!("our agent refused webrtc-ice's candidates: {r:?}")),
     }
 }
 

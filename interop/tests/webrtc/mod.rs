@@ -9,6 +9,8 @@
 //! it, `candidate:1234` would become the foundation. The SDP layer of
 //! webrtc-rs adds and strips the prefix; so do [`Theirs`] here.
 
+pub mod signal;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,6 +171,31 @@ impl Theirs {
         *self.state.borrow()
     }
 
+    /// Waits until its state handler has reported `Connected` (the
+    /// handler runs in a task of its own, so it may come after `dial`
+    /// returned), or a state after which it cannot.
+    async fn reported_connected(&self, limit: Duration) -> Result<(), String> {
+        let mut state = self.state.clone();
+        let settled = state.wait_for(|s| {
+            matches!(
+                s,
+                ConnectionState::Connected | ConnectionState::Failed | ConnectionState::Closed
+            )
+        });
+        match tokio::time::timeout(limit, settled).await {
+            Ok(Ok(s)) if *s == ConnectionState::Connected => Ok(()),
+            Ok(Ok(s)) => Err(format!(
+                "webrtc-ice returned a connection, then reported {}",
+                *s
+            )),
+            Ok(Err(_)) => Err("webrtc-ice dropped its state handler".into()),
+            Err(_) => Err(format!(
+                "webrtc-ice returned a connection but reported no connected state within {limit:?} (state {})",
+                self.state()
+            )),
+        }
+    }
+
     /// Its selected pair: (local, remote) addresses and types.
     pub fn selected(&self) -> Option<((SocketAddr, String), (SocketAddr, String))> {
         let p = self.agent.get_selected_candidate_pair()?;
@@ -191,7 +218,7 @@ impl Dialing {
     pub async fn connected(self, theirs: &Theirs, limit: Duration) -> Result<TheirConn, String> {
         let verb = if theirs.controlling { "dial" } else { "accept" };
         match tokio::time::timeout(limit, self.task).await {
-            Ok(Ok(Ok(conn))) => Ok(conn),
+            Ok(Ok(Ok(conn))) => theirs.reported_connected(limit).await.map(|()| conn),
             Ok(Ok(Err(e))) => Err(format!("webrtc-ice {verb} failed: {e}")),
             Ok(Err(e)) => Err(format!("webrtc-ice {verb} task: {e}")),
             Err(_) => Err(format!(
