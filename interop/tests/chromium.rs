@@ -172,9 +172,11 @@ async fn run(variant: Variant, role: Role, seed: u64, out: &mut Outcome) -> Resu
     };
     drop(page);
     if let Some(turn) = turn {
-        let counters = turn.stop().await?;
-        println!("  icectl serve: {counters}");
-        result.and_then(|()| icectl::relayed_both_ways(&counters))
+        let counters = turn.stop().await;
+        if let Ok(c) = &counters {
+            println!("  icectl serve: {c}");
+        }
+        result.and_then(|()| icectl::relayed_both_ways(&counters?))
     } else {
         result
     }
