@@ -125,6 +125,9 @@ pub struct Signalling {
     pub end_of_candidates: bool,
     /// Carry candidates at all (false: only peer-reflexive discovery).
     pub candidates: bool,
+    /// Extra delay of every message to the second agent (`b`): its peer's
+    /// checks reach it before its peer's candidates do.
+    pub extra_delay_to_b: Duration,
 }
 
 impl Default for Signalling {
@@ -135,6 +138,7 @@ impl Default for Signalling {
             duplicate: 0.0,
             end_of_candidates: true,
             candidates: true,
+            extra_delay_to_b: Duration::ZERO,
         }
     }
 }
@@ -199,6 +203,11 @@ impl IcePair {
     fn carry(&mut self, sim: &mut Sim) {
         let now = sim.now();
         for (from, to) in [(self.a, self.b), (self.b, self.a)] {
+            let delay = if to == self.b {
+                self.signalling.delay + self.signalling.extra_delay_to_b
+            } else {
+                self.signalling.delay
+            };
             let events: Vec<(Instant, Event)> =
                 std::mem::take(&mut sim.endpoint_mut::<Peer>(from).pending);
             for (_, e) in events {
@@ -217,15 +226,11 @@ impl IcePair {
                 if dup {
                     if let Message::Candidate(c) = &msg {
                         let j2 = self.jitter();
-                        self.in_flight.push((
-                            now + self.signalling.delay + j2,
-                            to,
-                            Message::Candidate(c.clone()),
-                        ));
+                        self.in_flight
+                            .push((now + delay + j2, to, Message::Candidate(c.clone())));
                     }
                 }
-                self.in_flight
-                    .push((now + self.signalling.delay + jitter, to, msg));
+                self.in_flight.push((now + delay + jitter, to, msg));
             }
         }
         let due: Vec<usize> = (0..self.in_flight.len())

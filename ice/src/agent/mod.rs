@@ -339,8 +339,46 @@ impl Agent {
         if !s.list.knows_remote(&candidate) && s.list.signalled_remotes() >= MAX_REMOTE_CANDIDATES {
             return Err(AgentError::TooManyCandidates);
         }
-        s.list.add_remote(role, max, candidate);
+        let r = s.list.add_remote(role, max, candidate);
+        self.name_selected_remote(i, r);
         Ok(())
+    }
+
+    /// After remote candidate `r` of stream `i` was added: if it replaced
+    /// the peer-reflexive guess the selected pair was formed with (§7.3.1.3:
+    /// the peer's check arrived before its candidate), the selected pair now
+    /// names the signalled candidate, and [`Event::SelectedPair`] says so.
+    /// Without this the selected pair kept calling a host candidate
+    /// peer-reflexive (found against webrtc-ice, trickling).
+    fn name_selected_remote(&mut self, i: usize, r: usize) {
+        let Some(s) = self.streams.get_mut(i) else {
+            return;
+        };
+        let Some(remote) = s.list.remotes.get(r).map(|r| r.candidate.clone()) else {
+            return;
+        };
+        let current = s.local.creds.clone();
+        let Some(sel) = s
+            .component_mut(remote.component)
+            .and_then(|c| c.selected.as_mut())
+        else {
+            return;
+        };
+        if sel.remote_candidate.kind != CandidateType::PeerReflexive
+            || remote.kind == CandidateType::PeerReflexive
+            || remote.socket_addr() != Some(sel.remote_addr)
+            || sel.local_keys.creds != current
+        {
+            return;
+        }
+        sel.remote_candidate = remote.clone();
+        let local = sel.local_candidate.clone();
+        self.events.push_back(Event::SelectedPair {
+            stream: Agent::stream_id(i),
+            component: remote.component,
+            local,
+            remote,
+        });
     }
 
     /// The address an mDNS name resolved to: candidates with that name are

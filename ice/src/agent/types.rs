@@ -78,7 +78,10 @@ pub enum Event {
         /// The new state.
         state: ConnectionState,
     },
-    /// A component's selected pair: application data goes over it.
+    /// A component's selected pair: application data goes over it. Sent
+    /// again for the same addresses when a remote candidate first known as
+    /// peer-reflexive is signalled: the pair then names its real type and
+    /// priority.
     SelectedPair {
         /// The stream.
         stream: StreamId,
