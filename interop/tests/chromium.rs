@@ -30,15 +30,13 @@
 //! the advertised 192.0.2.2 is answered from 127.0.0.1 and fails (RFC 8445
 //! §7.2.5.2.1, non-symmetric addresses). The selected pair is `host →
 //! prflx` with mDNS on and off alike; the browser sees its own side as
-//! prflx too. Relayed: `host → relay`, through 127.0.0.1 on both sides,
-//! except that when we offer, the browser's first check through the relay
-//! may reach us before its answer does: our agent learns the relayed
-//! address as peer-reflexive, selects that pair, and when the answer then
-//! signals the same address as `relay` its checklist takes the new type but
-//! its selected pair (`selected_pair()`, the row) still says `prflx`. So
-//! that row is `host → relay` or, now and then, `host → prflx`; the run
-//! prints a note when the two disagree (a bug of our agent, not the
-//! browser's: the selected pair is not refreshed on that replacement).
+//! prflx too. Relayed: `host → relay`, through 127.0.0.1 on both sides.
+//! When we offer, the browser's first check through the relay may reach us
+//! before its answer does: our agent learns the relayed address as
+//! peer-reflexive and selects that pair; the answer then names it `relay`.
+//! Our selected pair used to keep saying `prflx` then (fixed, replayed in
+//! `tests/tests/interop_regressions.rs`); the run fails if our selected
+//! pair and our checklist disagree on the type.
 //!
 //! Needs the Debian packages `chromium chromium-driver` (and `procps` for
 //! `kill`). The browsers run one at a time.
@@ -267,13 +265,14 @@ async fn exchange_and_check(
             if p.valid { ", valid" } else { "" },
             if p.nominated { ", nominated" } else { "" },
         );
-        // Not asserted (see the module header): the selected pair keeps the
-        // peer-reflexive copy of a candidate the signalling replaced.
+        // The selected pair once kept the peer-reflexive copy of a
+        // candidate the signalling then named (fixed; replayed in
+        // tests/tests/interop_regressions.rs).
         if p.nominated && Some(p.remote_addr) == remote_addr && p.remote.kind != remote.kind {
-            println!(
-                "  note: our selected pair says {} where our checklist says {}",
+            return Err(format!(
+                "our selected pair says {} where our checklist says {}: a stale selected pair",
                 remote.kind, p.remote.kind
-            );
+            ));
         }
     }
     Ok(())

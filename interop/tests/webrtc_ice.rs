@@ -140,40 +140,36 @@ async fn attempt(
         }
     };
     let outcome = exchange(variant, &ours, &theirs, relay).await;
-    let pair = pair_cell(&ours).await;
+    let (pair, named) = match pair_cell(&ours).await {
+        Ok(cell) => (cell, Ok(())),
+        Err(e) => (String::new(), Err(e)),
+    };
     ours.close().await;
     let closed = theirs.close(LIMIT).await;
-    (pair, outcome.and(closed))
+    (pair, outcome.and(named).and(closed))
 }
 
-/// Our selected pair's table cell, empty if none.
-///
-/// Works around a stale selected pair in our agent: when a check from
-/// webrtc-ice comes before the candidate it was sent from (trickle), our
-/// agent selects the pair with a peer-reflexive remote candidate; the
-/// signalled candidate then replaces it in the checklist (`pair_stats`
-/// says `host`), but `selected_pair()` keeps the `prflx` copy. The cell
-/// shows the checklist's remote candidate at the selected address, so it
-/// does not depend on which of the two came first.
-async fn pair_cell(ours: &OurPeer) -> String {
+/// Our selected pair's table cell, empty if none; an error if the
+/// selected pair and the checklist disagree on the remote candidate's type.
+/// That was a bug: when a check from webrtc-ice came before the candidate
+/// it was sent from (trickle), the selected pair kept the peer-reflexive
+/// guess after the signalled candidate replaced it in the checklist
+/// (fixed; replayed in `tests/tests/interop_regressions.rs`).
+async fn pair_cell(ours: &OurPeer) -> Result<String, String> {
     let Some((local, remote)) = ours.selected() else {
-        return String::new();
+        return Ok(String::new());
     };
     let stats = ours.agent.pair_stats().await.unwrap_or_default();
     let known = stats
         .into_iter()
         .find(|p| p.local.address == local.address && Some(p.remote_addr) == remote.socket_addr());
-    let remote = match known {
-        Some(p) if p.remote.kind != remote.kind => {
-            println!(
-                "our selected pair says {} for {}, our checklist {}: stale selected pair",
-                remote.kind, remote.address, p.remote.kind
-            );
-            p.remote
-        }
-        _ => remote,
-    };
-    table::pair_cell(&local, &remote)
+    match known {
+        Some(p) if p.remote.kind != remote.kind => Err(format!(
+            "our selected pair says {} for {}, our checklist {}: a stale selected pair",
+            remote.kind, remote.address, p.remote.kind
+        )),
+        _ => Ok(table::pair_cell(&local, &remote)),
+    }
 }
 
 /// Signalling, connection, the pair check and data both ways.
