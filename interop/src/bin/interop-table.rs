@@ -37,7 +37,8 @@ fn run(check: bool) -> Result<(), String> {
         "# Interop results\n\n\
          Written by `cargo run -p ice-interop --bin interop-table` from the rows\n\
          the interop tests (`interop/tests/`) recorded in their last run; not\n\
-         edited by hand. `scripts/test` fails when a run no longer gives this table.\n\
+         edited by hand. `scripts/test` fails when a run no longer gives this table\n\
+         (a peer's package version alone changing is reported, not failed).\n\
          A row's pair is the selected pair as our agent reports it, our candidate\n\
          type first.\n\n{t}"
     );
