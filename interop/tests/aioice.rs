@@ -35,16 +35,21 @@ fn require_aioice() {
     );
 }
 
-async fn against_aioice(role: Role, seed: u64) {
+/// The aioice peer in the role opposite to ours.
+fn spawn(role: Role) -> Peer {
     require_aioice();
     let script = script();
     let script = script.to_str().expect("the workspace path is UTF-8");
-    let peer = Peer::spawn(
+    Peer::spawn(
         "aioice",
         PYTHON,
         &[script, "--role", role_name(opposite(role))],
     )
-    .expect("python3 starts");
+    .expect("python3 starts")
+}
+
+async fn against_aioice(role: Role, seed: u64) {
+    let peer = spawn(role);
     let outcome = run(peer, &Options::new(role, seed)).await;
     record_and_check("aioice", "direct", role, seed, outcome);
 }
@@ -63,15 +68,7 @@ async fn aioice_controlling_against_our_controlled_agent() {
 /// direct. (aioice's own relay-only policy is not used: aioice 0.8 still
 /// checks from its host sockets under it.)
 async fn through_our_relay(role: Role, seed: u64) {
-    require_aioice();
-    let script = script();
-    let script = script.to_str().expect("the workspace path is UTF-8");
-    let peer = Peer::spawn(
-        "aioice",
-        PYTHON,
-        &[script, "--role", role_name(opposite(role))],
-    )
-    .expect("python3 starts");
+    let peer = spawn(role);
     let outcome = run_through_our_relay(peer, role, seed).await;
     record_and_check("aioice", "relay (our TURN)", role, seed, outcome);
 }
