@@ -37,9 +37,40 @@ pub struct Row {
 }
 
 impl Row {
+    /// The row of one run: `failed: <why>` or `connected`, our role named
+    /// as the table spells it.
+    pub fn new(
+        peer: &str,
+        version: &str,
+        variant: &str,
+        our_role: ice::Role,
+        pair: String,
+        outcome: Result<(), &str>,
+    ) -> Row {
+        Row {
+            peer: peer.to_owned(),
+            version: version.to_owned(),
+            variant: variant.to_owned(),
+            our_role: role_name(our_role).to_owned(),
+            pair,
+            result: match outcome {
+                Ok(()) => "connected".to_owned(),
+                Err(why) => format!("failed: {why}"),
+            },
+        }
+    }
+
     /// Whether the run connected.
     pub fn connected(&self) -> bool {
         self.result == "connected"
+    }
+}
+
+/// A role as the table and the peers spell it.
+pub fn role_name(role: ice::Role) -> &'static str {
+    match role {
+        ice::Role::Controlling => "controlling",
+        ice::Role::Controlled => "controlled",
     }
 }
 

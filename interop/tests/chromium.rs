@@ -111,25 +111,21 @@ async fn both_roles(variant: Variant, seed: u64) {
     ] {
         let mut outcome = Outcome::default();
         let result = run(variant, role, seed, &mut outcome).await;
-        let our_role = match role {
-            Role::Controlling => "controlling",
-            Role::Controlled => "controlled",
+        let our_role = table::role_name(role);
+        let version = if outcome.version.is_empty() {
+            "unknown"
+        } else {
+            &outcome.version
         };
-        let row = Row {
-            peer: "Chromium".into(),
-            version: if outcome.version.is_empty() {
-                "unknown".into()
-            } else {
-                outcome.version
-            },
-            variant: variant.name().into(),
-            our_role: our_role.into(),
-            pair: outcome.pair,
-            result: match &result {
-                Ok(()) => "connected".into(),
-                Err(e) => format!("failed: {}", e.lines().next().unwrap_or("")),
-            },
-        };
+        let why = result.as_ref().map_err(|e| e.lines().next().unwrap_or(""));
+        let row = Row::new(
+            "Chromium",
+            version,
+            variant.name(),
+            role,
+            outcome.pair.clone(),
+            why.copied(),
+        );
         println!("row: {row:?}");
         table::record(&row).expect("cannot record the row");
         if let Err(e) = result {

@@ -92,21 +92,15 @@ async fn run(variant: Variant, role: Role, seed: u64) {
     if let Some(r) = relay {
         r.stop().await;
     }
-    let our_role = match role {
-        Role::Controlling => "controlling",
-        _ => "controlled",
-    };
-    let row = Row {
-        peer: "webrtc-ice".into(),
-        version,
-        variant: variant.name().into(),
-        our_role: our_role.into(),
+    let our_role = table::role_name(role);
+    let row = Row::new(
+        "webrtc-ice",
+        &version,
+        variant.name(),
+        role,
         pair,
-        result: match &outcome {
-            Ok(()) => "connected".into(),
-            Err(e) => format!("failed: {e}"),
-        },
-    };
+        outcome.as_ref().map(|_| ()).map_err(String::as_str),
+    );
     table::record(&row).expect("the row is written");
     if let Err(e) = outcome {
         panic!(

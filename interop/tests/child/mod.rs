@@ -15,6 +15,7 @@ use std::time::Duration;
 use ice::Role;
 use ice_interop::ours::{Options, OurPeer};
 use ice_interop::relay::{self, Relay};
+pub use ice_interop::table::role_name;
 use ice_interop::table::{self, Row};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -117,14 +118,6 @@ pub fn field(v: &Value, name: &str) -> Result<String, String> {
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| format!("no string {name:?} in {v}"))
-}
-
-/// The role's name as the tables and the peers spell it.
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Controlling => "controlling",
-        Role::Controlled => "controlled",
-    }
 }
 
 /// The role the peer takes when ours is `role`.
@@ -281,17 +274,15 @@ pub fn record_and_check(
     seed: u64,
     (version, result): (String, Result<Outcome, String>),
 ) {
-    let row = Row {
-        peer: peer.to_owned(),
-        version,
-        variant: variant.to_owned(),
-        our_role: role_name(role).to_owned(),
-        pair: result.as_ref().map(|o| o.pair.clone()).unwrap_or_default(),
-        result: match &result {
-            Ok(_) => "connected".to_owned(),
-            Err(e) => format!("failed: {e}"),
-        },
-    };
+    let pair = result.as_ref().map(|o| o.pair.clone()).unwrap_or_default();
+    let row = Row::new(
+        peer,
+        &version,
+        variant,
+        role,
+        pair,
+        result.as_ref().map(|_| ()).map_err(String::as_str),
+    );
     table::record(&row).expect("the rows directory is writable");
     if let Err(e) = result {
         panic!(
